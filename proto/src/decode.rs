@@ -31,6 +31,15 @@ pub enum DecodeError {
         /// What prost reported.
         source: prost::DecodeError,
     },
+    /// The input breaks the wire format in a way found outside prost (the
+    /// zero-copy [`RecordView`](crate::view::RecordView)).
+    #[error("not a valid protobuf {what}: {reason}")]
+    Invalid {
+        /// `"usp_record.Record"`.
+        what: &'static str,
+        /// What is wrong.
+        reason: &'static str,
+    },
 }
 
 /// Size limits applied before decoding.
