@@ -301,7 +301,8 @@ mod tests {
             });
         });
         let s = b.build().unwrap();
-        let Some(SchemaNode::Param(value)) = s.lookup("Device.Node.{i}.IoTCapability.{i}.LevelControl.Value") else {
+        let Some(SchemaNode::Param(value)) = s.lookup("Device.Node.{i}.IoTCapability.{i}.LevelControl.Value")
+        else {
             panic!()
         };
         let lc = s.param(value).owner;

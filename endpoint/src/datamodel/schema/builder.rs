@@ -281,7 +281,12 @@ impl ObjectBuilder {
     }
 
     /// Defines a command (`name` without `()`).
-    pub fn command(&mut self, name: &str, kind: CommandKind, f: impl FnOnce(&mut CommandBuilder)) -> &mut Self {
+    pub fn command(
+        &mut self,
+        name: &str,
+        kind: CommandKind,
+        f: impl FnOnce(&mut CommandBuilder),
+    ) -> &mut Self {
         let mut c = CommandBuilder { name: name.to_owned(), kind, input: Vec::new(), output: Vec::new() };
         f(&mut c);
         self.commands.push(c);
@@ -465,7 +470,7 @@ impl Flat {
         });
 
         let mut members: HashMap<Box<str>, Member> = HashMap::new();
-        let mut claim = |members: &mut HashMap<Box<str>, Member>, name: &str, m: Member| {
+        let claim = |members: &mut HashMap<Box<str>, Member>, name: &str, m: Member| {
             if !valid_name(name) {
                 return Err(SchemaError::InvalidName { path: path.clone(), name: name.to_owned() });
             }
@@ -520,7 +525,9 @@ impl Flat {
 
         let mut commands = Vec::new();
         for c in b.commands {
-            if !valid_name(&c.name) || commands.iter().any(|x: &CommandId| *self.commands[x.index()].name == *c.name) {
+            if !valid_name(&c.name)
+                || commands.iter().any(|x: &CommandId| *self.commands[x.index()].name == *c.name)
+            {
                 return Err(SchemaError::Duplicate { path: path.clone(), name: format!("{}()", c.name) });
             }
             let input = self.args(&path, c.input)?;
@@ -530,7 +537,9 @@ impl Flat {
         }
         let mut events = Vec::new();
         for e in b.events {
-            if !valid_name(&e.name) || events.iter().any(|x: &EventId| *self.events[x.index()].name == *e.name) {
+            if !valid_name(&e.name)
+                || events.iter().any(|x: &EventId| *self.events[x.index()].name == *e.name)
+            {
                 return Err(SchemaError::Duplicate { path: path.clone(), name: format!("{}!", e.name) });
             }
             let args = self.args(&path, e.args)?;
@@ -646,7 +655,9 @@ mod tests {
         let count = t.count_param.unwrap();
         assert_eq!(&*s.param(count).name, "ControllerNumberOfEntries");
         assert_eq!(s.lookup("Device.LocalAgent.ControllerNumberOfEntries"), Some(SchemaNode::Param(count)));
-        let Some(SchemaNode::Object(mtp)) = s.lookup("Device.LocalAgent.Controller.{i}.MTP.{i}.") else { panic!() };
+        let Some(SchemaNode::Object(mtp)) = s.lookup("Device.LocalAgent.Controller.{i}.MTP.{i}.") else {
+            panic!()
+        };
         assert_eq!(s.object(mtp).table_depth(), 2);
         assert!(s.lookup("Device.LocalAgent.Controller.{i}.MTPNumberOfEntries").is_some());
         assert!(s.lookup("Device.LocalAgent.SoftwareVersion").is_some());

@@ -15,7 +15,8 @@ use usp_proto::usp::get_supported_dm_resp::{
 };
 
 use super::{
-    CommandId, CommandKind, EventId, ObjAccess, ObjId, ParamAccess, ParamId, Schema, SchemaNode, ValueChangePolicy,
+    CommandId, CommandKind, EventId, ObjAccess, ObjId, ParamAccess, ParamId, Schema, SchemaNode,
+    ValueChangePolicy,
 };
 use crate::datamodel::value::ValueType;
 
@@ -37,7 +38,13 @@ pub struct GsdmOptions {
 impl GsdmOptions {
     /// Everything: commands, events, params and unique keys, whole subtree.
     pub fn all() -> GsdmOptions {
-        GsdmOptions { first_level_only: false, commands: true, events: true, params: true, unique_key_sets: true }
+        GsdmOptions {
+            first_level_only: false,
+            commands: true,
+            events: true,
+            params: true,
+            unique_key_sets: true,
+        }
     }
 }
 

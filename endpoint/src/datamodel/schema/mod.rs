@@ -13,7 +13,9 @@ pub mod gsdm;
 
 use std::collections::HashMap;
 
-pub use builder::{ArgBuilder, CommandBuilder, EventBuilder, ObjectBuilder, ParamBuilder, SchemaBuilder, SchemaError};
+pub use builder::{
+    ArgBuilder, CommandBuilder, EventBuilder, ObjectBuilder, ParamBuilder, SchemaBuilder, SchemaError,
+};
 
 use super::value::{ParamType, Value};
 
@@ -455,8 +457,12 @@ impl Schema {
                 return match (part, leaf) {
                     ("", None) => Some(SchemaNode::Object(at)),
                     (name, None) if !expect_instance => self.param_named(at, name).map(SchemaNode::Param),
-                    (name, Some(true)) if !expect_instance => self.command_named(at, name).map(SchemaNode::Command),
-                    (name, Some(false)) if !expect_instance => self.event_named(at, name).map(SchemaNode::Event),
+                    (name, Some(true)) if !expect_instance => {
+                        self.command_named(at, name).map(SchemaNode::Command)
+                    }
+                    (name, Some(false)) if !expect_instance => {
+                        self.event_named(at, name).map(SchemaNode::Event)
+                    }
                     _ => None,
                 };
             }

@@ -23,7 +23,7 @@ use usp_proto::ErrCode;
 
 pub use change::Change;
 pub(crate) use node::{Child, Node, Table};
-pub use write::Savepoint;
+pub use write::{Savepoint, Undone};
 
 use super::refs::{ObjRef, ParamRef, TableRef, Target};
 use super::schema::{ObjId, ParamId, Schema};
@@ -268,7 +268,12 @@ impl Store {
     pub fn instances_of(&self, obj: ObjId) -> Vec<ObjRef> {
         let mut out = Vec::new();
         let ancestry = self.schema.object(obj).ancestry();
-        self.collect_instances(&self.root, self.schema.root_ref(), ancestry.get(1..).unwrap_or(&[]), &mut out);
+        self.collect_instances(
+            &self.root,
+            self.schema.root_ref(),
+            ancestry.get(1..).unwrap_or(&[]),
+            &mut out,
+        );
         out
     }
 

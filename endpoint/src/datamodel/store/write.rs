@@ -19,6 +19,26 @@ pub struct Savepoint {
     changes_len: usize,
 }
 
+/// A change a rollback undid, so that providers can be told.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Undone {
+    /// A parameter got its old value back.
+    Value {
+        /// The parameter.
+        param: ParamRef,
+        /// The value it has again.
+        restored: Value,
+    },
+    /// A row added since the savepoint was removed.
+    Added(ObjRef),
+    /// A row deleted since the savepoint is back.
+    Deleted(ObjRef),
+    /// An optional object created since the savepoint was removed.
+    Created(ObjRef),
+    /// An optional object removed since the savepoint is back.
+    Removed(ObjRef),
+}
+
 /// How to undo one change.
 #[derive(Debug)]
 pub(crate) enum Undo {
@@ -55,18 +75,16 @@ pub(super) fn key_values(schema: &Schema, table: ObjId, node: &Node) -> Vec<(Par
 }
 
 fn key_names(schema: &Schema, table: ObjId, k: usize) -> String {
-    let Some(key) = schema.object(table).table().and_then(|t| t.unique_keys.get(k)) else { return String::new() };
+    let Some(key) = schema.object(table).table().and_then(|t| t.unique_keys.get(k)) else {
+        return String::new();
+    };
     key.params.iter().map(|p| &*schema.param(*p).name).collect::<Vec<_>>().join(",")
 }
 
 fn shape_error(def: &crate::datamodel::ParamDef, v: &Value) -> StoreError {
-    StoreError::Value(match (def.ty.is_list(), v) {
-        (true, Value::List(_)) | (false, Value::List(_)) | (true, _) => match v.value_type() {
-            None if !def.ty.is_list() => ValueError::ListMismatch,
-            Some(_) if def.ty.is_list() => ValueError::ListMismatch,
-            actual => ValueError::WrongType { expected: def.ty.base(), actual },
-        },
-        (false, _) => ValueError::WrongType { expected: def.ty.base(), actual: v.value_type() },
+    StoreError::Value(match (def.ty.is_list(), v.value_type()) {
+        (true, Some(_)) | (false, None) => ValueError::ListMismatch,
+        (_, actual) => ValueError::WrongType { expected: def.ty.base(), actual },
     })
 }
 
@@ -179,7 +197,12 @@ impl Store {
         self.insert_row(table, number, values)
     }
 
-    fn insert_row(&mut self, table: &TableRef, n: u32, values: Vec<(ParamId, Value)>) -> Result<ObjRef, StoreError> {
+    fn insert_row(
+        &mut self,
+        table: &TableRef,
+        n: u32,
+        values: Vec<(ParamId, Value)>,
+    ) -> Result<ObjRef, StoreError> {
         let schema = self.schema.clone();
         let tdef = schema.object(table.table).table().ok_or(StoreError::BadReference)?;
         let t = self.table(table).ok_or(StoreError::NoSuchObject)?;
@@ -196,7 +219,8 @@ impl Store {
             if !def.ty.accepts_shape(&v) {
                 return Err(shape_error(def, &v));
             }
-            let holder = descend_creating(&schema, &mut node, table.table, def.owner).ok_or(StoreError::BadReference)?;
+            let holder = descend_creating(&schema, &mut node, table.table, def.owner)
+                .ok_or(StoreError::BadReference)?;
             if let Some(slot) = holder.values.get_mut(usize::from(def.slot)) {
                 *slot = v;
             }
@@ -355,14 +379,17 @@ impl Store {
 
     /// Undoes every change made since `sp` (values, rows, key indexes,
     /// optional objects) and drops their change-log entries. Instance
-    /// numbers handed out meanwhile stay used.
-    pub fn rollback(&mut self, sp: Savepoint) {
+    /// numbers handed out meanwhile stay used. Returns what was undone,
+    /// latest first.
+    pub fn rollback(&mut self, sp: Savepoint) -> Vec<Undone> {
+        let mut undone = Vec::with_capacity(self.undo.len().saturating_sub(sp.undo_len));
         while self.undo.len() > sp.undo_len {
             let Some(undo) = self.undo.pop() else { break };
-            self.apply_undo(undo);
+            undone.extend(self.apply_undo(undo));
         }
         self.changes.truncate(sp.changes_len);
         self.close_savepoint();
+        undone
     }
 
     /// Keeps the changes made since `sp`.
@@ -384,42 +411,43 @@ impl Store {
         }
     }
 
-    fn apply_undo(&mut self, undo: Undo) {
+    fn apply_undo(&mut self, undo: Undo) -> Option<Undone> {
         let schema = self.schema.clone();
         match undo {
             Undo::Value { param, old } => {
-                self.replace_value(&param, old);
+                self.replace_value(&param, old.clone())?;
+                Some(Undone::Value { param, restored: old })
             }
             Undo::Added { row } => {
-                let (Some(table), Some(n)) = (schema.table_of(&row), row.inst.last()) else { return };
-                let Some(t) = self.table_mut(&table) else { return };
-                if let Some(node) = t.rows.remove(&n) {
-                    for (k, tuple) in key_tuples(&schema, table.table, &node.values).iter().enumerate() {
-                        if let Some(index) = t.keys.get_mut(k) {
-                            index.remove(tuple);
-                        }
+                let table = schema.table_of(&row)?;
+                let t = self.table_mut(&table)?;
+                let node = t.rows.remove(&row.inst.last()?)?;
+                for (k, tuple) in key_tuples(&schema, table.table, &node.values).iter().enumerate() {
+                    if let Some(index) = t.keys.get_mut(k) {
+                        index.remove(tuple);
                     }
                 }
+                Some(Undone::Added(row))
             }
             Undo::Deleted { row, node } => {
-                let (Some(table), Some(n)) = (schema.table_of(&row), row.inst.last()) else { return };
-                let Some(t) = self.table_mut(&table) else { return };
+                let table = schema.table_of(&row)?;
+                let n = row.inst.last()?;
+                let t = self.table_mut(&table)?;
                 for (k, tuple) in key_tuples(&schema, table.table, &node.values).into_iter().enumerate() {
                     if let Some(index) = t.keys.get_mut(k) {
                         index.insert(tuple, n);
                     }
                 }
                 t.rows.insert(n, node);
+                Some(Undone::Deleted(row))
             }
             Undo::Created { obj } => {
-                if let Some(slot) = self.single_slot(&obj) {
-                    *slot = None;
-                }
+                *self.single_slot(&obj)? = None;
+                Some(Undone::Created(obj))
             }
             Undo::Removed { obj, node } => {
-                if let Some(slot) = self.single_slot(&obj) {
-                    *slot = Some(node);
-                }
+                *self.single_slot(&obj)? = Some(node);
+                Some(Undone::Removed(obj))
             }
         }
     }
@@ -428,7 +456,12 @@ impl Store {
 /// The node of `target` inside a fresh row node of `row_obj`, creating
 /// optional single objects on the way; `None` if `target` is not the row
 /// object or a single-instance object below it (without crossing a table).
-fn descend_creating<'a>(schema: &Schema, node: &'a mut Node, row_obj: ObjId, target: ObjId) -> Option<&'a mut Node> {
+fn descend_creating<'a>(
+    schema: &Schema,
+    node: &'a mut Node,
+    row_obj: ObjId,
+    target: ObjId,
+) -> Option<&'a mut Node> {
     let ancestry = schema.object(target).ancestry();
     let start = ancestry.iter().position(|a| *a == row_obj)?;
     let mut node = node;
