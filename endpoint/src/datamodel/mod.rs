@@ -3,6 +3,7 @@
 //! models (`Device.DeviceInfo.`, `Device.LocalAgent.`, `Device.IoTCapability.`).
 
 mod data_model;
+pub mod models;
 pub mod provider;
 mod refs;
 pub mod resolve;

@@ -17,7 +17,7 @@ use usp_proto::ErrCode;
 use super::DataModel;
 use crate::datamodel::provider::{ParamError, ProviderError};
 use crate::datamodel::refs::{ObjRef, ParamRef, TableRef, Target};
-use crate::datamodel::schema::{ObjId, ParamDef, ParamId};
+use crate::datamodel::schema::{ObjId, ParamAccess, ParamDef, ParamId};
 use crate::datamodel::store::{Savepoint, StoreError, Undone};
 use crate::datamodel::value::{RefKind, Value, ValueError};
 use crate::path::Path;
@@ -269,10 +269,13 @@ impl DataModel {
         let mut removed: Vec<ObjRef> = Vec::new();
         for u in undone {
             match u {
-                Undone::Value { param, restored: value } if self.provider_of(param.obj.obj).is_some() => {
-                    // Group by the object whose provider is asked: the
-                    // highest provided ancestor instance is not known
-                    // here, so group by the parameter's own object.
+                // Only Controller-writable parameters can have reached a
+                // provider's `set`; read-only ones (entry counts, values
+                // the Agent keeps) were the store's alone.
+                Undone::Value { param, restored: value }
+                    if self.provider_of(param.obj.obj).is_some()
+                        && self.schema.param(param.param).access != ParamAccess::ReadOnly =>
+                {
                     match restored.iter_mut().find(|(o, _)| *o == param.obj) {
                         Some((_, w)) => w.push((param, value)),
                         None => restored.push((param.obj, vec![(param, value)])),

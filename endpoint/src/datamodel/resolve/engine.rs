@@ -94,6 +94,7 @@ impl<'a, V: Visibility + ?Sized> Engine<'a, V> {
         let mut at = At::Obj(root);
         let mut frontier = vec![Pos::Obj(self.schema.root_ref())];
         let mut search = false;
+        let mut keyed = false;
         let mut hops = false;
         for seg in segments {
             match seg {
@@ -124,7 +125,7 @@ impl<'a, V: Visibility + ?Sized> Engine<'a, V> {
                         }
                         At::Unknown => None,
                     };
-                    frontier = self.step_instance(frontier, sel, table, &mut search)?;
+                    frontier = self.step_instance(frontier, sel, table, &mut search, &mut keyed)?;
                 }
                 Segment::Reference { name, item } => {
                     let param = match at {
@@ -150,7 +151,11 @@ impl<'a, V: Visibility + ?Sized> Engine<'a, V> {
             let mut seen = HashSet::with_capacity(frontier.len());
             frontier.retain(|p| seen.insert(*p));
         }
-        let kind = if search { PathKind::Search } else { PathKind::Addressing };
+        let kind = match (search, keyed) {
+            (true, _) => PathKind::Search,
+            (false, true) => PathKind::KeyAddressing,
+            (false, false) => PathKind::Addressing,
+        };
         let matches = self.leaf(&path.leaf, at, frontier)?;
         Ok(Resolution { kind, matches })
     }
@@ -198,6 +203,7 @@ impl<'a, V: Visibility + ?Sized> Engine<'a, V> {
         sel: &Selector,
         table: Option<ObjId>,
         search: &mut bool,
+        key_addressed: &mut bool,
     ) -> Result<Vec<Pos>, ResolveError> {
         let store = self.dm.store();
         let tables = frontier.into_iter().map(|p| match p {
@@ -242,7 +248,9 @@ impl<'a, V: Visibility + ?Sized> Engine<'a, V> {
                         c.select(self, &t, &mut rows)?;
                     }
                 }
-                if !keyed {
+                if keyed {
+                    *key_addressed = true;
+                } else {
                     *search = true;
                 }
             }

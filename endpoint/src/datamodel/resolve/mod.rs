@@ -72,9 +72,16 @@ impl Visibility for Everything {}
 /// Whether a path addresses (0 or 1 object) or searches (0..n).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PathKind {
-    /// Instance numbers, complete unique keys and single reference hops
-    /// only.
+    /// Instance numbers and single reference hops only.
     Addressing,
+    /// Addressing in which at least one level is a complete unique key
+    /// (`[Name=="r101-temp"]`, `[ID=="x"&&Recipient=="…"]`): at most one
+    /// object, found by an index lookup (paths.md §4.2). Kept apart from
+    /// [`PathKind::Addressing`] because TR-369 writes it as a search
+    /// expression and paths.md §7 #7 answers a Get of a key that matches
+    /// nothing with `err_code 0`, like a search (OBUSPA does the same);
+    /// see [`Resolution::is_missing`].
+    KeyAddressing,
     /// Has a `*`, a search expression that is not a complete unique key,
     /// or a `#*+` hop.
     Search,
@@ -140,8 +147,14 @@ impl Resolution {
         self.kind == PathKind::Search
     }
 
-    /// True for an addressing path that named nothing that exists: the
-    /// "instance absent" row of paths.md §6.
+    /// True for an instance-number addressing path that named nothing that
+    /// exists: the "instance absent" row of paths.md §6 (Get 7026,
+    /// Set/Operate/GetInstances 7016, …).
+    ///
+    /// Choice: a [`PathKind::KeyAddressing`] path that matches nothing is
+    /// not "missing" — handlers answer it like a search with no match
+    /// (paths.md §7 #7). A handler that wants the stricter reading tests
+    /// `kind != Search && matches.is_empty()`.
     pub fn is_missing(&self) -> bool {
         self.kind == PathKind::Addressing && self.matches.is_empty()
     }
