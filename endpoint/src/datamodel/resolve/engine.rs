@@ -35,7 +35,7 @@ enum At {
 
 /// One element of the frontier.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-enum Pos {
+pub(crate) enum Pos {
     Obj(ObjRef),
     Table(TableRef),
 }
@@ -92,11 +92,16 @@ impl<'a, V: Visibility + ?Sized> Engine<'a, V> {
             _ => return Err(ResolveError::NotSupported(String::new())),
         }
         let mut at = At::Obj(root);
-        let mut frontier = vec![Pos::Obj(self.schema.root_ref())];
+        // Two buffers, swapped after each level, so a path costs two
+        // allocations however long it is.
+        let mut frontier = Vec::with_capacity(4);
+        frontier.push(Pos::Obj(self.schema.root_ref()));
+        let mut next = Vec::with_capacity(4);
         let mut search = false;
         let mut keyed = false;
         let mut hops = false;
         for seg in segments {
+            next.clear();
             match seg {
                 Segment::Name(name) => {
                     let child = match at {
@@ -109,7 +114,7 @@ impl<'a, V: Visibility + ?Sized> Engine<'a, V> {
                         Some(c) => At::Obj(c),
                         None => At::Unknown,
                     };
-                    frontier = self.step_name(frontier, name, child)?;
+                    self.step_name(&frontier, &mut next, name, child)?;
                 }
                 Segment::Instance(sel) => {
                     let table = match at {
@@ -125,7 +130,7 @@ impl<'a, V: Visibility + ?Sized> Engine<'a, V> {
                         }
                         At::Unknown => None,
                     };
-                    frontier = self.step_instance(frontier, sel, table, &mut search, &mut keyed)?;
+                    self.step_instance(&frontier, &mut next, sel, table, &mut search, &mut keyed)?;
                 }
                 Segment::Reference { name, item } => {
                     let param = match at {
@@ -141,10 +146,11 @@ impl<'a, V: Visibility + ?Sized> Engine<'a, V> {
                         search = true;
                     }
                     let addressing = !search && frontier.len() <= 1;
-                    frontier = self.step_reference(frontier, name, *item, param, addressing)?;
+                    self.step_reference(&frontier, &mut next, name, *item, param, addressing)?;
                     hops = true;
                 }
             }
+            std::mem::swap(&mut frontier, &mut next);
         }
         if hops {
             // Several references may lead to the same object.
@@ -171,13 +177,13 @@ impl<'a, V: Visibility + ?Sized> Engine<'a, V> {
 
     fn step_name(
         &self,
-        frontier: Vec<Pos>,
+        frontier: &[Pos],
+        next: &mut Vec<Pos>,
         name: &str,
         child: Option<ObjId>,
-    ) -> Result<Vec<Pos>, ResolveError> {
+    ) -> Result<(), ResolveError> {
         let store = self.dm.store();
-        let mut next = Vec::with_capacity(frontier.len());
-        for pos in frontier {
+        for &pos in frontier {
             let Pos::Obj(o) = pos else { return Err(ResolveError::NotSupported(name.to_owned())) };
             let c = match child {
                 Some(c) => c,
@@ -194,39 +200,39 @@ impl<'a, V: Visibility + ?Sized> Engine<'a, V> {
                 }
             }
         }
-        Ok(next)
+        Ok(())
     }
 
     fn step_instance(
         &self,
-        frontier: Vec<Pos>,
+        frontier: &[Pos],
+        rows: &mut Vec<Pos>,
         sel: &Selector,
         table: Option<ObjId>,
         search: &mut bool,
         key_addressed: &mut bool,
-    ) -> Result<Vec<Pos>, ResolveError> {
+    ) -> Result<(), ResolveError> {
         let store = self.dm.store();
-        let tables = frontier.into_iter().map(|p| match p {
+        let tables = frontier.iter().map(|p| match *p {
             Pos::Table(t) => Ok(t),
             Pos::Obj(o) => Err(ResolveError::NotSupported(format!(
                 "{}: instance selector after an object that is not a table",
                 self.schema.obj_path(&o)
             ))),
         });
-        let mut rows = Vec::new();
         match sel {
             Selector::AnyInstance => return Err(ResolveError::AnyInstance),
             Selector::Number(n) => {
                 for t in tables {
                     if let Some(r) = t?.row(*n).filter(|r| store.has_object(r)) {
-                        rows.push(r);
+                        rows.push(Pos::Obj(r));
                     }
                 }
             }
             Selector::Wildcard => {
                 *search = true;
                 for t in tables {
-                    rows.extend(store.rows(&t?).filter(|r| self.vis.instance(r)));
+                    rows.extend(store.rows(&t?).filter(|r| self.vis.instance(r)).map(Pos::Obj));
                 }
             }
             Selector::Search(expr) => {
@@ -245,7 +251,7 @@ impl<'a, V: Visibility + ?Sized> Engine<'a, V> {
                     }
                     if let Some((_, c)) = &compiled {
                         keyed = c.key.is_some();
-                        c.select(self, &t, &mut rows)?;
+                        c.select(self, &t, rows)?;
                     }
                 }
                 if keyed {
@@ -255,7 +261,7 @@ impl<'a, V: Visibility + ?Sized> Engine<'a, V> {
                 }
             }
         }
-        Ok(rows.into_iter().map(Pos::Obj).collect())
+        Ok(())
     }
 
     fn compile<'p>(&self, table: ObjId, expr: &'p Expr) -> Result<Compiled<'p>, ResolveError> {
@@ -264,14 +270,14 @@ impl<'a, V: Visibility + ?Sized> Engine<'a, V> {
 
     fn step_reference(
         &self,
-        frontier: Vec<Pos>,
+        frontier: &[Pos],
+        next: &mut Vec<Pos>,
         name: &str,
         item: RefItem,
         param: Option<ParamId>,
         addressing: bool,
-    ) -> Result<Vec<Pos>, ResolveError> {
-        let mut next = Vec::with_capacity(frontier.len());
-        for pos in frontier {
+    ) -> Result<(), ResolveError> {
+        for &pos in frontier {
             let Pos::Obj(o) = pos else { return Err(ResolveError::NotSupported(name.to_owned())) };
             let pid = match param {
                 Some(p) => p,
@@ -285,7 +291,7 @@ impl<'a, V: Visibility + ?Sized> Engine<'a, V> {
                 }
             }
         }
-        Ok(next)
+        Ok(())
     }
 
     /// The existing objects the reference parameter `param` leads to:

@@ -8,7 +8,7 @@ use std::borrow::Cow;
 
 use super::ResolveError;
 use super::Visibility;
-use super::engine::Engine;
+use super::engine::{Engine, Pos};
 use crate::datamodel::refs::{ObjRef, TableRef};
 use crate::datamodel::schema::{ObjId, ParamId, SchemaNode};
 use crate::datamodel::store::{Child, Node};
@@ -142,7 +142,7 @@ impl<'p> Compiled<'p> {
         &self,
         engine: &Engine<'_, V>,
         table: &TableRef,
-        out: &mut Vec<ObjRef>,
+        out: &mut Vec<Pos>,
     ) -> Result<(), ResolveError> {
         let store = engine.dm().store();
         if let Some((k, values)) = &self.key {
@@ -154,7 +154,7 @@ impl<'p> Compiled<'p> {
                     Route::Dynamic => false,
                 });
                 if readable && engine.vis().instance(&row) {
-                    out.push(row);
+                    out.push(Pos::Obj(row));
                 }
             }
             return Ok(());
@@ -163,7 +163,7 @@ impl<'p> Compiled<'p> {
         for (n, node) in &t.rows {
             let Some(row) = table.row(*n) else { continue };
             if engine.vis().instance(&row) && self.matches(engine, &row, node)? {
-                out.push(row);
+                out.push(Pos::Obj(row));
             }
         }
         Ok(())

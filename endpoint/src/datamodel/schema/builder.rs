@@ -28,9 +28,9 @@
 use std::collections::HashMap;
 
 use super::{
-    ArgDef, CommandDef, CommandId, CommandKind, EventDef, EventId, MAX_TABLE_DEPTH, Member, ObjAccess, ObjId,
-    ObjectDef, ObjectKind, ParamAccess, ParamDef, ParamId, Schema, SchemaNode, TableDef, UniqueKey,
-    ValueChangePolicy,
+    ArgDef, CommandDef, CommandId, CommandKind, EventDef, EventId, MAX_TABLE_DEPTH, Member, Members,
+    ObjAccess, ObjId, ObjectDef, ObjectKind, ParamAccess, ParamDef, ParamId, Schema, SchemaNode, TableDef,
+    UniqueKey, ValueChangePolicy,
 };
 use crate::datamodel::value::{ParamType, ValueError};
 
@@ -466,11 +466,11 @@ impl Flat {
             table_depth,
             slot,
             ancestry: ancestry.into(),
-            members: HashMap::new(),
+            members: Members::default(),
         });
 
-        let mut members: HashMap<Box<str>, Member> = HashMap::new();
-        let claim = |members: &mut HashMap<Box<str>, Member>, name: &str, m: Member| {
+        let mut members = Members::default();
+        let claim = |members: &mut Members, name: &str, m: Member| {
             if !valid_name(name) {
                 return Err(SchemaError::InvalidName { path: path.clone(), name: name.to_owned() });
             }

@@ -12,6 +12,7 @@ mod builder;
 pub mod gsdm;
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 pub use builder::{
     ArgBuilder, CommandBuilder, EventBuilder, ObjectBuilder, ParamBuilder, SchemaBuilder, SchemaError,
@@ -193,11 +194,38 @@ pub struct ObjectDef {
     table_depth: u8,
     slot: u16,
     ancestry: Box<[ObjId]>,
-    members: HashMap<Box<str>, Member>,
+    members: Members,
 }
 
+/// FNV-1a, for the member-name maps: names are short, and the maps are
+/// built from the model, never from what a peer sends, so an unkeyed hash
+/// cannot be turned against us (a crafted name only meets one bucket).
+#[derive(Clone, Copy)]
+pub(crate) struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Fnv {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+}
+
+/// Member name → member.
+pub(crate) type Members = HashMap<Box<str>, Member, BuildHasherDefault<Fnv>>;
+
 #[derive(Clone, Copy, Debug)]
-enum Member {
+pub(crate) enum Member {
     Param(ParamId),
     Object(ObjId),
 }

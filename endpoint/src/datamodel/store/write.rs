@@ -233,8 +233,14 @@ impl Store {
                 if &*def.name != "Alias" || node.values.get(slot) != Some(&Value::String(String::new())) {
                     continue;
                 }
-                let taken = |alias: &str| {
-                    t.rows.values().any(|r| r.values.get(slot).and_then(Value::as_str) == Some(alias))
+                // Through the Alias key's index when Alias is a key on its
+                // own (it always is in TR-181); else by looking at the rows.
+                let alias_key = tdef.unique_keys.iter().position(|k| k.params == [pid]);
+                let taken = |alias: &str| match alias_key.and_then(|k| t.keys.get(k)) {
+                    Some(index) => index.contains_key([Value::String(alias.to_owned())].as_slice()),
+                    None => {
+                        t.rows.iter().any(|(_, r)| r.values.get(slot).and_then(Value::as_str) == Some(alias))
+                    }
                 };
                 let mut alias = format!("cpe-{n}");
                 let mut k = 2;

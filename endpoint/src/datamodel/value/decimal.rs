@@ -136,12 +136,17 @@ from_int!(i8, i16, i32, i64, u8, u16, u32, u64);
 impl fmt::Display for Decimal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let magnitude = self.0.unsigned_abs();
-        let one = ONE.unsigned_abs();
-        let (int, mut frac) = (magnitude / one, magnitude % one);
+        // One 128-bit division; the rest in 64 bits (the fraction is below
+        // 10^18, and so is the integer part of every value a sensor sends).
+        let int = magnitude / ONE.unsigned_abs();
+        let mut frac = u64::try_from(magnitude - int * ONE.unsigned_abs()).unwrap_or(0);
         if self.0 < 0 {
             f.write_str("-")?;
         }
-        write!(f, "{int}")?;
+        match u64::try_from(int) {
+            Ok(small) => write!(f, "{small}")?,
+            Err(_) => write!(f, "{int}")?,
+        }
         if frac != 0 {
             let mut width = FRACTION_DIGITS as usize;
             while frac % 10 == 0 {

@@ -422,4 +422,78 @@ mod tests {
         assert_eq!(Value::Int(5).as_decimal(), Some(Decimal::from(5)));
         assert_eq!(Value::from("x").as_decimal(), None);
     }
+
+    const ALL: [ValueType; 10] = [
+        ValueType::String,
+        ValueType::Boolean,
+        ValueType::Int,
+        ValueType::UnsignedInt,
+        ValueType::Long,
+        ValueType::UnsignedLong,
+        ValueType::Decimal,
+        ValueType::DateTime,
+        ValueType::Base64,
+        ValueType::HexBinary,
+    ];
+
+    /// Parsing the canonical form gives the same value back, and the
+    /// canonical form of that is the same text.
+    fn canonical_is_stable(ty: ValueType, s: &str) -> Result<(), proptest::test_runner::TestCaseError> {
+        if let Ok(v) = ty.parse(s) {
+            let text = v.to_string();
+            let again = ty.parse(&text);
+            proptest::prop_assert_eq!(again.as_ref(), Ok(&v), "{} {:?} -> {:?}", ty, s, text);
+            proptest::prop_assert_eq!(again.map(|a| a.to_string()), Ok(text));
+        }
+        Ok(())
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics(s in "\\PC{0,48}") {
+            for ty in ALL {
+                let _ = ty.parse(&s);
+                canonical_is_stable(ty, &s)?;
+            }
+            let _ = ParamType::unsigned_int().range(1, 9).list().items(0, Some(3)).parse(&s);
+        }
+
+        #[test]
+        fn integers_round_trip(s in "[+-]?[0-9]{1,21}") {
+            for ty in [ValueType::Int, ValueType::UnsignedInt, ValueType::Long, ValueType::UnsignedLong] {
+                canonical_is_stable(ty, &s)?;
+            }
+        }
+
+        #[test]
+        fn decimals_round_trip(s in "[+-]?[0-9]{0,8}(\\.[0-9]{0,20})?") {
+            canonical_is_stable(ValueType::Decimal, &s)?;
+        }
+
+        #[test]
+        fn date_times_round_trip(
+            s in "[0-9]{4}-[01][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?(Z|[+-][01][0-9]:[0-5][0-9])"
+        ) {
+            canonical_is_stable(ValueType::DateTime, &s)?;
+        }
+
+        #[test]
+        fn binary_round_trips(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..32)) {
+            let mut hex = String::new();
+            binary::hex_encode(&bytes, &mut hex);
+            proptest::prop_assert_eq!(ValueType::HexBinary.parse(&hex.to_lowercase()), Ok(Value::HexBinary(bytes.clone())));
+            let mut b64 = String::new();
+            binary::base64_encode(&bytes, &mut b64);
+            proptest::prop_assert_eq!(ValueType::Base64.parse(&b64), Ok(Value::Base64(bytes)));
+        }
+
+        #[test]
+        fn lists_round_trip(items in proptest::collection::vec(0u32..1000, 0..6)) {
+            let ty = ParamType::unsigned_int().list();
+            let text = items.iter().map(|i| format!(" {i:03}")).collect::<Vec<_>>().join(",");
+            let v = ty.parse(&text).unwrap();
+            proptest::prop_assert_eq!(ty.parse(&v.to_string()), Ok(v.clone()));
+            proptest::prop_assert_eq!(v.as_list().map(<[Value]>::len), Some(items.len()));
+        }
+    }
 }
