@@ -143,14 +143,22 @@ pub struct ReadCtx<'a> {
 /// store in charge; see the module documentation.
 pub trait Provider: Send {
     /// A live value for `param`, or `None` to use the store's (default).
+    ///
+    /// Live values are not watched: for ValueChange notifications to fire,
+    /// a provider that answers here must also report changes
+    /// ([`Report::Value`]) or keep the store current; otherwise mark such
+    /// parameters `ignore_value_change` in the model.
     fn get(&self, ctx: &ReadCtx<'_>, param: &ParamRef) -> Option<Value> {
         let _ = (ctx, param);
         None
     }
 
-    /// Applies a Controller's validated writes to one object (parameters
-    /// of `obj` and of its single-instance sub-objects). `Err` refuses them
-    /// all — the store is left as it was; `Ok` lets them land in the store.
+    /// A Controller's validated writes to one object (parameters of `obj`
+    /// and of its single-instance sub-objects). The store already holds
+    /// the new values when this is called, so a check may look at the
+    /// whole row; `Err` refuses them all and the store is rolled back, `Ok`
+    /// keeps them. Also called, after a rollback, with the values restored
+    /// to undo writes it had accepted.
     fn set(
         &mut self,
         ctx: &mut ProviderCtx<'_>,
@@ -162,7 +170,7 @@ pub trait Provider: Send {
     }
 
     /// A Controller adds `row` (already in the store, with `values` set);
-    /// `Err` undoes it.
+    /// `Err` removes it again.
     fn add(
         &mut self,
         ctx: &mut ProviderCtx<'_>,

@@ -186,6 +186,11 @@ impl DataModel {
     /// Adds a row to `table` for a Controller, with prepared values (see
     /// [`DataModel::prepare_add`]). Refused with 7019 when the table is not
     /// creatable by Controllers; 7025 on a unique-key clash; 7017 when full.
+    ///
+    /// Access is checked in `prepare_add`, not here, so the Agent may add
+    /// values it fills itself (`Subscription.Recipient`, `CreationDate`,
+    /// an assigned `ID`). Unique keys are checked as each write lands, not
+    /// deferred to the end of the message.
     pub fn add(&mut self, table: &TableRef, values: Vec<(ParamId, Value)>) -> Result<ObjRef, DmError> {
         let tdef = self.schema.object(table.table).table().ok_or(DmError::NotATable)?;
         if !tdef.access.can_add() {
