@@ -10,7 +10,9 @@
 //! * the **frontier**: the concrete objects and tables reached so far.
 //!   Names map each one to its child without a lookup per instance (the
 //!   schema child is found once), instance selectors expand tables, and
-//!   reference hops jump to the referenced objects.
+//!   reference hops jump to the referenced objects. Each element carries
+//!   the store node it stands for, so going one level down is a slot
+//!   access, not a new walk from `Device.`.
 
 use std::collections::HashSet;
 
@@ -19,6 +21,7 @@ use super::{Matches, PathKind, Resolution, ResolveError, Visibility};
 use crate::datamodel::DataModel;
 use crate::datamodel::refs::{CommandRef, EventRef, ObjRef, ParamRef, TableRef, Target};
 use crate::datamodel::schema::{ObjId, ParamId, Schema, SchemaNode};
+use crate::datamodel::store::{Child, Node, Table};
 use crate::datamodel::value::{Comparison, Value};
 use crate::path::{Expr, Leaf, Path, RefItem, Segment, Selector, Term};
 
@@ -33,11 +36,21 @@ enum At {
     Unknown,
 }
 
-/// One element of the frontier.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub(crate) enum Pos {
-    Obj(ObjRef),
-    Table(TableRef),
+/// One element of the frontier, with its store data.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Pos<'a> {
+    Obj(ObjRef, &'a Node),
+    Table(TableRef, &'a Table),
+}
+
+impl Pos<'_> {
+    /// Identity without the data, for de-duplication.
+    fn key(&self) -> Result<ObjRef, TableRef> {
+        match self {
+            Pos::Obj(o, _) => Ok(*o),
+            Pos::Table(t, _) => Err(*t),
+        }
+    }
 }
 
 pub(crate) struct Engine<'a, V: Visibility + ?Sized> {
@@ -95,7 +108,8 @@ impl<'a, V: Visibility + ?Sized> Engine<'a, V> {
         // Two buffers, swapped after each level, so a path costs two
         // allocations however long it is.
         let mut frontier = Vec::with_capacity(4);
-        frontier.push(Pos::Obj(self.schema.root_ref()));
+        let root_ref = self.schema.root_ref();
+        frontier.extend(self.dm.store().node(&root_ref).map(|n| Pos::Obj(root_ref, n)));
         let mut next = Vec::with_capacity(4);
         let mut search = false;
         let mut keyed = false;
@@ -155,7 +169,7 @@ impl<'a, V: Visibility + ?Sized> Engine<'a, V> {
         if hops {
             // Several references may lead to the same object.
             let mut seen = HashSet::with_capacity(frontier.len());
-            frontier.retain(|p| seen.insert(*p));
+            frontier.retain(|p| seen.insert(p.key()));
         }
         let kind = match (search, keyed) {
             (true, _) => PathKind::Search,
@@ -177,27 +191,22 @@ impl<'a, V: Visibility + ?Sized> Engine<'a, V> {
 
     fn step_name(
         &self,
-        frontier: &[Pos],
-        next: &mut Vec<Pos>,
+        frontier: &[Pos<'a>],
+        next: &mut Vec<Pos<'a>>,
         name: &str,
         child: Option<ObjId>,
     ) -> Result<(), ResolveError> {
-        let store = self.dm.store();
         for &pos in frontier {
-            let Pos::Obj(o) = pos else { return Err(ResolveError::NotSupported(name.to_owned())) };
+            let Pos::Obj(o, node) = pos else { return Err(ResolveError::NotSupported(name.to_owned())) };
             let c = match child {
                 Some(c) => c,
                 None => self.visible_child(o.obj, name)?,
             };
-            let def = self.schema.object(c);
-            if def.is_table() {
-                next.push(Pos::Table(TableRef { table: c, parent: o.inst }));
-            } else {
-                let r = ObjRef::new(c, o.inst);
-                // A non-optional object exists whenever its parent does.
-                if !def.is_optional() || store.has_object(&r) {
-                    next.push(Pos::Obj(r));
-                }
+            // An absent optional object has an empty slot: it is skipped.
+            match node.children.get(self.schema.object(c).slot()) {
+                Some(Child::Table(t)) => next.push(Pos::Table(TableRef { table: c, parent: o.inst }, t)),
+                Some(Child::Single(Some(n))) => next.push(Pos::Obj(ObjRef::new(c, o.inst), n)),
+                Some(Child::Single(None)) | None => {}
             }
         }
         Ok(())
@@ -205,17 +214,16 @@ impl<'a, V: Visibility + ?Sized> Engine<'a, V> {
 
     fn step_instance(
         &self,
-        frontier: &[Pos],
-        rows: &mut Vec<Pos>,
+        frontier: &[Pos<'a>],
+        rows: &mut Vec<Pos<'a>>,
         sel: &Selector,
         table: Option<ObjId>,
         search: &mut bool,
         key_addressed: &mut bool,
     ) -> Result<(), ResolveError> {
-        let store = self.dm.store();
         let tables = frontier.iter().map(|p| match *p {
-            Pos::Table(t) => Ok(t),
-            Pos::Obj(o) => Err(ResolveError::NotSupported(format!(
+            Pos::Table(t, data) => Ok((t, data)),
+            Pos::Obj(o, _) => Err(ResolveError::NotSupported(format!(
                 "{}: instance selector after an object that is not a table",
                 self.schema.obj_path(&o)
             ))),
@@ -224,15 +232,21 @@ impl<'a, V: Visibility + ?Sized> Engine<'a, V> {
             Selector::AnyInstance => return Err(ResolveError::AnyInstance),
             Selector::Number(n) => {
                 for t in tables {
-                    if let Some(r) = t?.row(*n).filter(|r| store.has_object(r)) {
-                        rows.push(Pos::Obj(r));
+                    let (t, data) = t?;
+                    if let (Some(r), Some(node)) = (t.row(*n), data.rows.get(n)) {
+                        rows.push(Pos::Obj(r, node));
                     }
                 }
             }
             Selector::Wildcard => {
                 *search = true;
                 for t in tables {
-                    rows.extend(store.rows(&t?).filter(|r| self.vis.instance(r)).map(Pos::Obj));
+                    let (t, data) = t?;
+                    for (n, node) in &data.rows {
+                        if let Some(r) = t.row(*n).filter(|r| self.vis.instance(r)) {
+                            rows.push(Pos::Obj(r, node));
+                        }
+                    }
                 }
             }
             Selector::Search(expr) => {
@@ -245,13 +259,13 @@ impl<'a, V: Visibility + ?Sized> Engine<'a, V> {
                 };
                 let mut keyed = compiled.as_ref().is_some_and(|(_, c)| c.key.is_some());
                 for t in tables {
-                    let t = t?;
+                    let (t, data) = t?;
                     if compiled.as_ref().is_none_or(|(id, _)| *id != t.table) {
                         compiled = Some((t.table, self.compile(t.table, expr)?));
                     }
                     if let Some((_, c)) = &compiled {
                         keyed = c.key.is_some();
-                        c.select(self, &t, rows)?;
+                        c.select(self, &t, data, rows)?;
                     }
                 }
                 if keyed {
@@ -270,22 +284,23 @@ impl<'a, V: Visibility + ?Sized> Engine<'a, V> {
 
     fn step_reference(
         &self,
-        frontier: &[Pos],
-        next: &mut Vec<Pos>,
+        frontier: &[Pos<'a>],
+        next: &mut Vec<Pos<'a>>,
         name: &str,
         item: RefItem,
         param: Option<ParamId>,
         addressing: bool,
     ) -> Result<(), ResolveError> {
+        let store = self.dm.store();
         for &pos in frontier {
-            let Pos::Obj(o) = pos else { return Err(ResolveError::NotSupported(name.to_owned())) };
+            let Pos::Obj(o, _) = pos else { return Err(ResolveError::NotSupported(name.to_owned())) };
             let pid = match param {
                 Some(p) => p,
                 None => self.visible_param(o.obj, name)?,
             };
             for target in self.follow(&o.param(pid), item) {
                 match target {
-                    Ok(r) => next.push(Pos::Obj(r)),
+                    Ok(r) => next.extend(store.node(&r).map(|n| Pos::Obj(r, n))),
                     Err(e) if addressing => return Err(e),
                     Err(_) => {}
                 }
@@ -364,7 +379,7 @@ impl<'a, V: Visibility + ?Sized> Engine<'a, V> {
         Ok(false)
     }
 
-    fn leaf(&self, leaf: &Leaf, at: At, frontier: Vec<Pos>) -> Result<Matches, ResolveError> {
+    fn leaf(&self, leaf: &Leaf, at: At, frontier: Vec<Pos<'a>>) -> Result<Matches, ResolveError> {
         // Static check of the leaf name, then per element.
         let member = |o: ObjId, kind: &Leaf| -> Result<Member, ResolveError> {
             let node = match kind {
@@ -396,14 +411,14 @@ impl<'a, V: Visibility + ?Sized> Engine<'a, V> {
                 return Ok(Matches::Tables(
                     frontier
                         .into_iter()
-                        .filter_map(|p| if let Pos::Table(t) = p { Some(t) } else { None })
+                        .filter_map(|p| if let Pos::Table(t, _) = p { Some(t) } else { None })
                         .collect(),
                 ));
             }
             return Ok(Matches::Objects(
                 frontier
                     .into_iter()
-                    .filter_map(|p| if let Pos::Obj(o) = p { Some(o) } else { None })
+                    .filter_map(|p| if let Pos::Obj(o, _) = p { Some(o) } else { None })
                     .collect(),
             ));
         }
@@ -411,7 +426,7 @@ impl<'a, V: Visibility + ?Sized> Engine<'a, V> {
         let mut commands = Vec::new();
         let mut events = Vec::new();
         for pos in frontier {
-            let Pos::Obj(o) = pos else { continue };
+            let Pos::Obj(o, _) = pos else { continue };
             let m = match fixed {
                 Member::Unknown => member(o.obj, leaf)?,
                 m => m,

@@ -11,7 +11,7 @@ use super::Visibility;
 use super::engine::{Engine, Pos};
 use crate::datamodel::refs::{ObjRef, TableRef};
 use crate::datamodel::schema::{ObjId, ParamId, SchemaNode};
-use crate::datamodel::store::{Child, Node};
+use crate::datamodel::store::{Child, Node, Table};
 use crate::datamodel::value::{Comparison, Value};
 use crate::path::{Constant, Expr, Op, Segment, Term};
 
@@ -138,15 +138,16 @@ impl<'p> Compiled<'p> {
     }
 
     /// The rows of `table` the expression selects, in number order.
-    pub(crate) fn select<V: Visibility + ?Sized>(
+    pub(crate) fn select<'a, V: Visibility + ?Sized>(
         &self,
-        engine: &Engine<'_, V>,
+        engine: &Engine<'a, V>,
         table: &TableRef,
-        out: &mut Vec<Pos>,
+        data: &'a Table,
+        out: &mut Vec<Pos<'a>>,
     ) -> Result<(), ResolveError> {
-        let store = engine.dm().store();
         if let Some((k, values)) = &self.key {
-            if let Some(row) = store.find_by_key(table, *k, values) {
+            let found = data.keys.get(*k).and_then(|index| index.get(values.as_slice()));
+            if let Some((row, node)) = found.and_then(|n| Some((table.row(*n)?, data.rows.get(n)?))) {
                 let readable = self.terms.iter().all(|t| match &t.route {
                     Route::Static { holder, param, .. } => {
                         engine.vis().param(&ObjRef::new(*holder, row.inst).param(*param))
@@ -154,16 +155,15 @@ impl<'p> Compiled<'p> {
                     Route::Dynamic => false,
                 });
                 if readable && engine.vis().instance(&row) {
-                    out.push(Pos::Obj(row));
+                    out.push(Pos::Obj(row, node));
                 }
             }
             return Ok(());
         }
-        let Some(t) = store.table(table) else { return Ok(()) };
-        for (n, node) in &t.rows {
+        for (n, node) in &data.rows {
             let Some(row) = table.row(*n) else { continue };
             if engine.vis().instance(&row) && self.matches(engine, &row, node)? {
-                out.push(Pos::Obj(row));
+                out.push(Pos::Obj(row, node));
             }
         }
         Ok(())
