@@ -137,6 +137,11 @@ fn structural_errors() {
     // A table's name followed by a name.
     assert_eq!(code("Device.IoTCapability.Name"), ErrCode::INVALID_PATH);
     assert_eq!(code("Device.IoTCapability.LevelSensor."), ErrCode::INVALID_PATH);
+    let e = dm.resolve(&p("Device.IoTCapability.LevelSensor.")).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "Device.IoTCapability.LevelSensor: an instance selector must follow the table name: not in the supported data model"
+    );
     // Unknown command / event / expression parameter.
     assert_eq!(code("Device.IoTCapability.1.BinaryControl.Nope()"), ErrCode::INVALID_PATH);
     assert_eq!(code("Device.Nope!"), ErrCode::INVALID_PATH);

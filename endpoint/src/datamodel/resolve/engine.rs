@@ -80,6 +80,13 @@ impl<'a, V: Visibility + ?Sized> Engine<'a, V> {
         ResolveError::NotSupported(format!("{}{name}", self.schema.object(obj).supported_path()))
     }
 
+    /// A name right after a table's name, where an instance selector must
+    /// be (`Device.IoTCapability.LevelSensor.`).
+    fn needs_instance(&self, table: ObjId, name: &str) -> ResolveError {
+        let path = self.schema.object(table).supported_path().trim_end_matches("{i}.");
+        ResolveError::NotSupported(format!("{path}{name}: an instance selector must follow the table name"))
+    }
+
     /// The visible child object `name` of `obj`.
     pub(crate) fn visible_child(&self, obj: ObjId, name: &str) -> Result<ObjId, ResolveError> {
         self.schema
@@ -120,7 +127,7 @@ impl<'a, V: Visibility + ?Sized> Engine<'a, V> {
                 Segment::Name(name) => {
                     let child = match at {
                         At::Obj(o) => Some(self.visible_child(o, name)?),
-                        At::Table(t) => return Err(self.not_supported(t, &format!("{{i}}.{name}"))),
+                        At::Table(t) => return Err(self.needs_instance(t, name)),
                         At::Unknown => None,
                     };
                     at = match child {
@@ -149,7 +156,7 @@ impl<'a, V: Visibility + ?Sized> Engine<'a, V> {
                 Segment::Reference { name, item } => {
                     let param = match at {
                         At::Obj(o) => Some(self.visible_param(o, name)?),
-                        At::Table(t) => return Err(self.not_supported(t, &format!("{{i}}.{name}"))),
+                        At::Table(t) => return Err(self.needs_instance(t, name)),
                         At::Unknown => None,
                     };
                     at = match param.and_then(|p| self.declared_target(p)) {
@@ -403,7 +410,7 @@ impl<'a, V: Visibility + ?Sized> Engine<'a, V> {
         let fixed = match (at, leaf) {
             (_, Leaf::Object) => Member::None,
             (At::Obj(o), l) => member(o, l)?,
-            (At::Table(t), l) => return Err(self.not_supported(t, &format!("{{i}}.{}", leaf_name(l)))),
+            (At::Table(t), l) => return Err(self.needs_instance(t, leaf_name(l))),
             (At::Unknown, _) => Member::Unknown,
         };
         if *leaf == Leaf::Object {

@@ -10,8 +10,8 @@
 //! `Recipient`) here directly.
 //!
 //! Reads are a walk down the tree by child slot and instance number: a
-//! parameter read is a few slice and B-tree lookups, no hashing, no
-//! allocation.
+//! parameter read is a slot access per object and a binary search over
+//! the row numbers per table, no hashing, no allocation.
 
 mod change;
 mod node;
