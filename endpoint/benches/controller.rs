@@ -1,0 +1,2 @@
+//! Controller core bench (filled in below).
+fn main() {}

@@ -1,0 +1,1 @@
+//! WebSocket client MTP (in progress).
