@@ -1,1 +1,0 @@
-//! MQTT client MTP (in progress).
