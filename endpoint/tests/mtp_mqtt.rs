@@ -22,8 +22,8 @@ use tokio::{
 use usp_endpoint::{
     controller::{ClientConfig, ConnectedMtp, Controller, ControllerClient, Incoming, Notifications},
     mtp::{
-        Link, LinkError, RecordSender,
-        mqtt::{MqttClient, MqttConfig, MqttError, MqttSender, MqttStatus, Role},
+        Link, LinkError, RecordSender, SessionStatus,
+        mqtt::{MqttClient, MqttConfig, MqttError, MqttSender, Role},
         retry::RetryPolicy,
     },
 };
@@ -378,7 +378,7 @@ async fn v5_keeps_the_server_assigned_client_id_and_reconnects_after_a_broker_re
         ctrl_mqtt.wait_disconnected().await;
         let record = Record::websocket_connect(CTRL, AGENT).encode_to_bytes();
         assert_eq!(agent.sender.send(CTRL, record).await, Err(LinkError::NotConnected));
-        assert!(matches!(agent.mqtt.status(), MqttStatus::Retrying { .. }));
+        assert!(matches!(agent.mqtt.status(), SessionStatus::Retrying { .. }));
 
         let _broker = Mosquitto::start_on(port, dir).await;
         // The controller retries every 50 ms, the agent every 500 ms: the

@@ -26,6 +26,37 @@ pub mod mqtt;
 pub mod retry;
 pub mod websocket;
 
+/// Which kind of USP endpoint uses an MTP client. It picks the default
+/// addressing (`usp/agent/<eid>` or `usp/controller/<eid>` on MQTT) and
+/// whether Connect and Disconnect Records are sent: TR-369 asks them of
+/// Agents (R-MTP.6, R-MTP.7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// A USP Agent: sends a Connect Record after every new MTP session and
+    /// a DisconnectRecord before a graceful shutdown.
+    Agent,
+    /// A USP Controller.
+    Controller,
+}
+
+/// The state of an MTP client's session with its server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionStatus {
+    /// The first session is being opened.
+    Connecting,
+    /// The session is up: Records can be sent.
+    Connected,
+    /// The last attempt (or the session) failed; retry `retry` is pending.
+    Retrying {
+        /// The retry number (1 for the first retry).
+        retry: u32,
+        /// What went wrong.
+        error: String,
+    },
+    /// The client was shut down.
+    Closed,
+}
+
 /// Why a Record could not be handed to an MTP.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LinkError {

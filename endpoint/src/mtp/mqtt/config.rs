@@ -6,19 +6,7 @@ use std::time::Duration;
 use usp_proto::{EndpointId, usp_record::mqtt_connect_record::MqttVersion};
 
 use super::topic;
-use crate::mtp::retry::RetryPolicy;
-
-/// Which kind of USP endpoint uses the client; it picks the default topic
-/// layout and whether the MQTTConnect Record is sent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Role {
-    /// A USP Agent: listens on `usp/agent/<eid>`, sends an MQTTConnect
-    /// Record to its Controllers after each (re)connection (R-MTP.6) and a
-    /// DisconnectRecord before a graceful shutdown (R-MTP.7).
-    Agent,
-    /// A USP Controller: listens on `usp/controller/<eid>`.
-    Controller,
-}
+use crate::mtp::{Role, retry::RetryPolicy};
 
 /// A peer endpoint and the topic it is reached at.
 #[derive(Debug, Clone, PartialEq, Eq)]

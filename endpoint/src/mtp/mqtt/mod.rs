@@ -66,9 +66,10 @@ use tokio::{
 };
 use usp_proto::{ErrCode, Record, usp_record::mqtt_connect_record::MqttVersion};
 
-pub use config::{ConfigError, MqttConfig, Peer, Role};
+pub use super::Role;
+pub use config::{ConfigError, MqttConfig, Peer};
 
-use super::{Link, LinkError, RecordSender, head};
+use super::{Link, LinkError, RecordSender, SessionStatus, head};
 
 /// The Content Type of a USP Record (R-MQTT.27).
 pub const CONTENT_TYPE: &str = "usp.msg";
@@ -83,24 +84,6 @@ pub const ENDPOINT_ID_PROPERTY: &str = "usp-endpoint-id";
 /// to a Record besides its topics, used to stay under the server's Maximum
 /// Packet Size (rumqttc drops the connection on an oversized PUBLISH).
 const HEADER_ALLOWANCE: usize = 64;
-
-/// The state of the MQTT session.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum MqttStatus {
-    /// The first connection is being made.
-    Connecting,
-    /// Connected and subscribed: Records can be sent.
-    Connected,
-    /// The last attempt (or the session) failed; retry `retry` is pending.
-    Retrying {
-        /// The retry number (1 for the first retry).
-        retry: u32,
-        /// What went wrong.
-        error: String,
-    },
-    /// The client was shut down.
-    Closed,
-}
 
 /// Why the client could not be started or connected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -128,7 +111,7 @@ enum Client {
 struct Shared {
     config: MqttConfig,
     state: Mutex<State>,
-    status: watch::Sender<MqttStatus>,
+    status: watch::Sender<SessionStatus>,
     incoming: mpsc::Sender<Bytes>,
     /// Set by [`MqttClient::shutdown`]: the next DISCONNECT ends the task.
     closing: AtomicBool,
@@ -155,7 +138,7 @@ impl Shared {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn set_status(&self, status: MqttStatus) {
+    fn set_status(&self, status: SessionStatus) {
         self.status.send_replace(status);
     }
 
@@ -169,7 +152,7 @@ impl Shared {
         st.up = true;
         st.sessions += 1;
         drop(st);
-        self.set_status(MqttStatus::Connected);
+        self.set_status(SessionStatus::Connected);
     }
 
     fn session_down(&self) {
@@ -302,7 +285,7 @@ pub struct MqttClient {
     shared: Arc<Shared>,
     client: Client,
     task: Option<JoinHandle<()>>,
-    status: watch::Receiver<MqttStatus>,
+    status: watch::Receiver<SessionStatus>,
 }
 
 impl std::fmt::Debug for MqttClient {
@@ -321,7 +304,7 @@ impl MqttClient {
     pub fn start(config: MqttConfig) -> Result<(MqttClient, Link<MqttSender>), ConfigError> {
         config.validate()?;
         let (incoming_tx, incoming_rx) = mpsc::channel(config.incoming_capacity.max(1));
-        let (status_tx, status_rx) = watch::channel(MqttStatus::Connecting);
+        let (status_tx, status_rx) = watch::channel(SessionStatus::Connecting);
         let configured_reply = config.configured_reply_topic();
         let client_id = match (&config.client_id, config.version) {
             (Some(id), _) => id.clone(),
@@ -369,19 +352,19 @@ impl MqttClient {
         let (client, link) = MqttClient::start(config)?;
         let mut status = client.status.clone();
         let outcome = status
-            .wait_for(|s| !matches!(s, MqttStatus::Connecting))
+            .wait_for(|s| !matches!(s, SessionStatus::Connecting))
             .await
             .map(|s| s.clone())
-            .unwrap_or(MqttStatus::Closed);
+            .unwrap_or(SessionStatus::Closed);
         match outcome {
-            MqttStatus::Connected => Ok((client, link)),
-            MqttStatus::Retrying { error, .. } => Err(MqttError::Connect(error)),
-            MqttStatus::Closed | MqttStatus::Connecting => Err(MqttError::Closed),
+            SessionStatus::Connected => Ok((client, link)),
+            SessionStatus::Retrying { error, .. } => Err(MqttError::Connect(error)),
+            SessionStatus::Closed | SessionStatus::Connecting => Err(MqttError::Closed),
         }
     }
 
     /// The current session state.
-    pub fn status(&self) -> MqttStatus {
+    pub fn status(&self) -> SessionStatus {
         self.status.borrow().clone()
     }
 
@@ -389,16 +372,17 @@ impl MqttClient {
     pub async fn wait_connected(&self) -> Result<(), MqttError> {
         let mut status = self.status.clone();
         let s = status
-            .wait_for(|s| matches!(s, MqttStatus::Connected | MqttStatus::Closed))
+            .wait_for(|s| matches!(s, SessionStatus::Connected | SessionStatus::Closed))
             .await
             .map_err(|_| MqttError::Closed)?;
-        if *s == MqttStatus::Closed { Err(MqttError::Closed) } else { Ok(()) }
+        if *s == SessionStatus::Closed { Err(MqttError::Closed) } else { Ok(()) }
     }
 
     /// Waits until the session is down (a retry pending) or closed.
     pub async fn wait_disconnected(&self) {
         let mut status = self.status.clone();
-        let _ = status.wait_for(|s| matches!(s, MqttStatus::Retrying { .. } | MqttStatus::Closed)).await;
+        let _ =
+            status.wait_for(|s| matches!(s, SessionStatus::Retrying { .. } | SessionStatus::Closed)).await;
     }
 
     /// Our current reply-to topic.
@@ -460,7 +444,7 @@ impl MqttClient {
             }
         }
         self.shared.session_down();
-        self.shared.set_status(MqttStatus::Closed);
+        self.shared.set_status(SessionStatus::Closed);
     }
 }
 
@@ -469,7 +453,7 @@ impl Drop for MqttClient {
         if let Some(task) = self.task.take() {
             task.abort();
             self.shared.session_down();
-            self.shared.set_status(MqttStatus::Closed);
+            self.shared.set_status(SessionStatus::Closed);
         }
     }
 }
@@ -485,7 +469,7 @@ async fn back_off(shared: &Shared, retry: &mut u32, error: String) -> bool {
     *retry = retry.saturating_add(1);
     let delay = shared.config.retry.random_delay(*retry);
     tracing::info!(retry = *retry, ?delay, %error, "MQTT session down, retrying");
-    shared.set_status(MqttStatus::Retrying { retry: *retry, error });
+    shared.set_status(SessionStatus::Retrying { retry: *retry, error });
     tokio::select! {
         () = tokio::time::sleep(delay) => !shared.closing.load(Ordering::SeqCst),
         () = shared.stop.notified() => false,

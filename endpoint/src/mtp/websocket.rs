@@ -1,1 +1,0 @@
-//! WebSocket client MTP (in progress).
