@@ -295,6 +295,10 @@ async fn a_graceful_shutdown_sends_a_disconnect_record_and_closes_with_1000() {
         let Some(RecordType::Disconnect(d)) = bye.record_type else { panic!("{bye:?}") };
         assert_eq!((bye.to_id.as_str(), d.reason_code), (SERVER_EID, 7105));
         assert_eq!(close_code(&mut ws).await, CloseCode::Normal);
+        // Reading the Close queued tungstenite's Close reply; flush it and
+        // close the TCP connection, as a server ends the Close handshake.
+        let _ = ws.flush().await;
+        drop(ws);
         shutdown.await.unwrap();
     })
     .await;

@@ -156,11 +156,6 @@ impl Controller {
         self.pending.len()
     }
 
-    /// The `msg_id` a request was sent with (for logs and tests).
-    pub fn msg_id_of(&self, id: RequestId) -> String {
-        format!("{}-{}", self.ids.prefix(), id.0)
-    }
-
     /// When [`Controller::poll`] next has something to report.
     pub fn next_deadline(&self) -> Option<Instant> {
         self.pending.next_deadline()

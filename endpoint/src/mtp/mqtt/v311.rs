@@ -27,7 +27,17 @@ pub(super) fn qos(level: u8) -> QoS {
 /// Builds the rumqttc client and event loop from the configuration.
 pub(super) fn new(shared: &Shared) -> (AsyncClient, EventLoop) {
     let cfg = &shared.config;
-    let client_id = shared.lock().client_id.clone();
+    let (client, mut eventloop) = AsyncClient::new(options(cfg, shared.lock().client_id.clone()), 64);
+    let mut net = rumqttc::NetworkOptions::new();
+    net.set_tcp_nodelay(true);
+    net.set_connection_timeout(cfg.connect_timeout.as_secs().max(1));
+    eventloop.set_network_options(net);
+    (client, eventloop)
+}
+
+/// The CONNECT options: ClientId (the Endpoint ID unless configured,
+/// R-MQTT.8), keep-alive, credentials, packet size.
+fn options(cfg: &super::MqttConfig, client_id: String) -> MqttOptions {
     let mut options = MqttOptions::new(client_id, cfg.host.clone(), cfg.port);
     options.set_keep_alive(cfg.keep_alive);
     options.set_clean_session(true);
@@ -37,12 +47,7 @@ pub(super) fn new(shared: &Shared) -> (AsyncClient, EventLoop) {
     // Room for the topic (with its suffix) besides the Record.
     let max_packet = cfg.max_record_size.saturating_add(64 * 1024);
     options.set_max_packet_size(max_packet, max_packet);
-    let (client, mut eventloop) = AsyncClient::new(options, 64);
-    let mut net = rumqttc::NetworkOptions::new();
-    net.set_tcp_nodelay(true);
-    net.set_connection_timeout(cfg.connect_timeout.as_secs().max(1));
-    eventloop.set_network_options(net);
-    (client, eventloop)
+    options
 }
 
 /// Runs the session until shutdown.
@@ -50,6 +55,11 @@ pub(super) async fn run(shared: Arc<Shared>, mut eventloop: EventLoop) {
     let mut retry = 0u32;
     let mut subscribing: Option<(String, u8)> = None;
     loop {
+        // A shutdown requested while no session is up (the task was
+        // connecting) ends here; with a session up it ends at DISCONNECT.
+        if shared.closing.load(std::sync::atomic::Ordering::SeqCst) && !shared.lock().up {
+            break;
+        }
         match eventloop.poll().await {
             Ok(Event::Incoming(Packet::ConnAck(ack))) => {
                 subscribing = on_connack(&shared, &mut eventloop, &ack);
@@ -119,4 +129,21 @@ fn publish(topic: String, level: u8, payload: Bytes) -> Publish {
 fn on_publish(shared: &Shared, p: Publish) {
     let reply_to = topic::parse_reply_to(&p.topic);
     shared.deliver(p.payload.clone(), reply_to);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mtp::{Role, mqtt::MqttConfig};
+
+    #[test]
+    fn connect_options_follow_the_binding() {
+        let cfg =
+            MqttConfig::new("proto::room101", Role::Agent, "127.0.0.1", 1883).with_version(MqttVersion::V311);
+        let o = options(&cfg, cfg.endpoint_id.clone());
+        assert_eq!(o.client_id(), "proto::room101", "R-MQTT.8: a 3.1.1 client uses its Endpoint ID");
+        assert_eq!(o.keep_alive(), std::time::Duration::from_secs(60));
+        assert!(o.clean_session());
+        assert_eq!(o.max_packet_size(), cfg.max_record_size + 64 * 1024);
+    }
 }

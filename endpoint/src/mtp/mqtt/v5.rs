@@ -25,8 +25,13 @@ pub(super) fn qos(level: u8) -> QoS {
 
 /// Builds the rumqttc client and event loop from the configuration.
 pub(super) fn new(shared: &Shared) -> (AsyncClient, EventLoop) {
-    let cfg = &shared.config;
-    let client_id = shared.lock().client_id.clone();
+    AsyncClient::new(options(&shared.config, shared.lock().client_id.clone()), 64)
+}
+
+/// The CONNECT options: ClientId (empty unless configured, R-MQTT.8),
+/// Request Response Information (R-MQTT.12), `usp-endpoint-id`
+/// (R-MQTT.13), keep-alive, credentials, TCP_NODELAY.
+fn options(cfg: &super::MqttConfig, client_id: String) -> MqttOptions {
     let mut options = MqttOptions::new(client_id, cfg.host.clone(), cfg.port);
     options.set_keep_alive(cfg.keep_alive);
     options.set_clean_start(true);
@@ -42,7 +47,7 @@ pub(super) fn new(shared: &Shared) -> (AsyncClient, EventLoop) {
     net.set_tcp_nodelay(true);
     net.set_connection_timeout(cfg.connect_timeout.as_secs().max(1));
     options.set_network_options(net);
-    AsyncClient::new(options, 64)
+    options
 }
 
 /// Runs the session until shutdown.
@@ -51,6 +56,11 @@ pub(super) async fn run(shared: Arc<Shared>, mut eventloop: EventLoop) {
     // Set between a CONNACK and the SUBACK of our SUBSCRIBE.
     let mut subscribing: Option<Subscribing> = None;
     loop {
+        // A shutdown requested while no session is up (the task was
+        // connecting) ends here; with a session up it ends at DISCONNECT.
+        if shared.closing.load(std::sync::atomic::Ordering::SeqCst) && !shared.lock().up {
+            break;
+        }
         match eventloop.poll().await {
             Ok(Event::Incoming(Packet::ConnAck(ack))) => {
                 subscribing = Some(on_connack(&shared, &mut eventloop, &ack));
@@ -154,4 +164,30 @@ fn on_publish(shared: &Shared, p: Publish) {
         None => std::str::from_utf8(&p.topic).ok().and_then(topic::parse_reply_to),
     };
     shared.deliver(p.payload.clone(), reply_to);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mtp::{Role, mqtt::MqttConfig};
+
+    #[test]
+    fn connect_options_follow_the_binding() {
+        let mut cfg = MqttConfig::new("proto::room101", Role::Agent, "127.0.0.1", 1883);
+        cfg.credentials = Some(("user".into(), "secret".into()));
+        let o = options(&cfg, String::new());
+        assert_eq!(o.client_id(), "", "R-MQTT.8: empty ClientId, the server assigns one");
+        assert_eq!(o.request_response_info(), Some(1), "R-MQTT.12");
+        assert_eq!(
+            o.user_properties(),
+            [("usp-endpoint-id".to_owned(), "proto::room101".to_owned())],
+            "R-MQTT.13"
+        );
+        assert_eq!(o.keep_alive(), std::time::Duration::from_secs(60), "R-MQTT.14");
+        assert_eq!(o.credentials().map(|l| l.username), Some("user".to_owned()), "R-MQTT.7");
+        assert!(o.clean_start());
+        assert_eq!(qos(0), QoS::AtMostOnce);
+        assert_eq!(qos(1), QoS::AtLeastOnce);
+        assert_eq!(qos(2), QoS::ExactlyOnce);
+    }
 }
