@@ -23,7 +23,7 @@
 //!   (R-MQTT.27a; a missing Content Type is accepted, as 3.1.1 senders
 //!   bridged to us have none). The sender's reply-to topic is read from the
 //!   Response Topic, else from a `/reply-to=` suffix, and remembered for
-//!   its `from_id` ([`peers`]), so a response goes to the topic its request
+//!   its `from_id` (see `peers.rs`), so a response goes to the topic its request
 //!   came with (R-MQTT.25/26). A payload that is not a protobuf Record is
 //!   dropped silently (§7: the core answers nothing it cannot read).
 //! * An Agent sends an MQTTConnect Record to each configured peer after
@@ -44,7 +44,7 @@
 //! in this crate yet) and MQTT over WebSocket.
 
 mod config;
-pub mod peers;
+mod peers;
 pub mod session;
 pub mod topic;
 mod v311;
