@@ -67,6 +67,7 @@ impl Mosquitto {
     }
 
     async fn start_on(port: u16, dir: PathBuf) -> Mosquitto {
+        std::fs::create_dir_all(&dir).unwrap();
         let conf = dir.join("mosquitto.conf");
         std::fs::write(&conf, format!("listener {port} 127.0.0.1\nallow_anonymous true\nlog_dest stderr\n"))
             .unwrap();
@@ -97,6 +98,14 @@ impl Mosquitto {
     async fn stop(mut self) -> (u16, PathBuf) {
         self.child.kill().await.unwrap();
         (self.port, self.dir.clone())
+    }
+}
+
+impl Drop for Mosquitto {
+    fn drop(&mut self) {
+        // The process is killed by `kill_on_drop`; its config goes too
+        // (`start_on` writes it again for a restart).
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
@@ -318,6 +327,7 @@ async fn a_v311_notify_from_mosquitto_pub_is_answered_on_its_reply_to_topic() {
             .await
             .unwrap();
         assert!(status.success());
+        let _ = std::fs::remove_file(&file);
         assert_eq!(notifications.next_notification().await.unwrap().msg_id, "pub-1");
         let (topic, _, _, payload) = wire.recv().await.unwrap();
         assert_eq!(topic, "usp/agent/proto::pubber");
