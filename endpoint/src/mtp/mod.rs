@@ -12,15 +12,15 @@
 //! core decodes (prost decodes byte fields as slices of it), and what the
 //! core encoded is what the network writes. The cores never see topics,
 //! sockets or sessions, and the MTPs never interpret a Msg; the only thing
-//! an MTP reads inside a Record is its head ([`head`]: `from_id` and connect
-//! records), to learn where a peer can be reached.
+//! an MTP reads inside a Record is its head (`from_id` and connect records,
+//! through the zero-copy [`usp_proto::view::RecordView`]), to learn where a
+//! peer can be reached.
 
 use std::future::Future;
 
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
-pub mod head;
 pub mod link;
 pub mod mqtt;
 pub mod retry;

@@ -69,7 +69,8 @@ use usp_proto::{ErrCode, Record, usp_record::mqtt_connect_record::MqttVersion};
 pub use super::Role;
 pub use config::{ConfigError, MqttConfig, Peer};
 
-use super::{Link, LinkError, RecordSender, SessionStatus, head};
+use super::{Link, LinkError, RecordSender, SessionStatus};
+use usp_proto::view::RecordView;
 
 /// The Content Type of a USP Record (R-MQTT.27).
 pub const CONTENT_TYPE: &str = "usp.msg";
@@ -188,15 +189,16 @@ impl Shared {
             tracing::debug!(size = payload.len(), "oversized record dropped");
             return;
         }
-        let head = match head::peek(&payload) {
+        let head = match RecordView::parse(&payload) {
             Ok(head) => head,
             Err(error) => {
                 tracing::debug!(%error, "payload is not a USP record, dropped");
                 return;
             }
         };
-        if let Some(from) = head.from_id() {
-            let reached_at = reply_to.as_deref().or(head.mqtt_subscribed_topic());
+        if !head.from_id.is_empty() {
+            let from = head.from_id;
+            let reached_at = reply_to.as_deref().or(head.mqtt_subscribed_topic);
             if let Some(t) = reached_at {
                 self.lock().peers.learn(from, t);
             }

@@ -18,7 +18,7 @@ use tokio_tungstenite::{
 use usp_proto::{ErrCode, Record};
 
 use super::{Shared, handshake};
-use crate::mtp::{Role, SessionStatus, head};
+use crate::mtp::{Role, SessionStatus};
 
 type Ws = WebSocketStream<TcpStream>;
 
@@ -138,7 +138,7 @@ async fn serve(shared: &Shared, mut ws: Ws, outbound: &mut mpsc::Receiver<Bytes>
             }
             frame = ws.next() => match frame {
                 Some(Ok(Message::Binary(record))) => {
-                    if let Err(error) = head::peek(&record) {
+                    if let Err(error) = usp_proto::view::RecordView::parse(&record) {
                         close(&mut ws, CloseCode::Unsupported, "not a USP record").await;
                         return End::Lost(format!("received a malformed record ({error}), closed with 1003"));
                     }
