@@ -27,6 +27,9 @@ pub struct RecordView<'a> {
     /// The Msg bytes of a NoSessionContext record (field 7 → field 2);
     /// `None` for other record types.
     pub payload: Option<&'a [u8]>,
+    /// The `subscribed_topic` an MQTTConnect record announces (field 10 →
+    /// field 2): where its sender can be reached.
+    pub mqtt_subscribed_topic: Option<&'a str>,
 }
 
 fn malformed(reason: &'static str) -> DecodeError {
@@ -70,6 +73,21 @@ fn skip(wire_type: WireType, buf: &mut &[u8]) -> Result<(), DecodeError> {
     Ok(())
 }
 
+/// The `subscribed_topic` inside an MQTTConnectRecord body (empty when absent).
+fn mqtt_topic(mut body: &[u8]) -> Result<&str, DecodeError> {
+    let mut topic = "";
+    while !body.is_empty() {
+        let (tag, wt) = decode_key(&mut body)
+            .map_err(|source| DecodeError::Malformed { what: "usp_record.Record", source })?;
+        if tag == 2 && wt == WireType::LengthDelimited {
+            topic = utf8(length_delimited(&mut body)?)?;
+        } else {
+            skip(wt, &mut body)?;
+        }
+    }
+    Ok(topic)
+}
+
 /// The payload inside a NoSessionContextRecord body (empty when absent,
 /// as proto3 reads it).
 fn nsc_payload(mut body: &[u8]) -> Result<&[u8], DecodeError> {
@@ -110,6 +128,7 @@ impl<'a> RecordView<'a> {
                     let body = length_delimited(&mut buf)?;
                     view.record_type = tag;
                     view.payload = if tag == 7 { Some(nsc_payload(body)?) } else { None };
+                    view.mqtt_subscribed_topic = if tag == 10 { Some(mqtt_topic(body)?) } else { None };
                 }
                 (1..=13, _) => return Err(malformed("known field with the wrong wire type")),
                 (_, wt) => skip(wt, &mut buf)?,
@@ -141,9 +160,19 @@ mod tests {
         // The payload is a slice of the input, not a copy.
         assert!(bytes.as_ptr_range().contains(&payload.as_ptr()));
 
+        let mqtt = Record::mqtt_connect(
+            "a",
+            "b",
+            crate::usp_record::mqtt_connect_record::MqttVersion::V5,
+            "usp/controller/b",
+        )
+        .encode_to_bytes();
+        let view = RecordView::parse(&mqtt).unwrap();
+        assert_eq!((view.record_type, view.mqtt_subscribed_topic), (10, Some("usp/controller/b")));
+
         let ws = Record::websocket_connect("a", "b").encode_to_bytes();
         let view = RecordView::parse(&ws).unwrap();
-        assert_eq!((view.record_type, view.payload), (9, None));
+        assert_eq!((view.record_type, view.payload, view.mqtt_subscribed_topic), (9, None, None));
     }
 
     #[test]

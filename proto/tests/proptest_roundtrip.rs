@@ -169,6 +169,11 @@ proptest! {
         prop_assert_eq!(view.payload_security, full.payload_security);
         prop_assert_eq!(view.payload, full.payload().map(|p| p.as_ref()));
         prop_assert_eq!(view.record_type != 0, full.record_type.is_some());
+        let topic = match &full.record_type {
+            Some(RecordType::MqttConnect(c)) => Some(c.subscribed_topic.as_str()),
+            _ => None,
+        };
+        prop_assert_eq!(view.mqtt_subscribed_topic, topic);
 
         let msg = Msg::decode(payload.encode_to_vec().as_slice()).expect("msg");
         let fused = usp_proto::encode::msg_record_with_version(&full.version, &full.to_id, &full.from_id, &msg);

@@ -1,2 +1,101 @@
 //! Message Transfer Protocol clients: MQTT 5 / 3.1.1, WebSocket, and an
 //! in-process link, carrying Records to and from the sans-I/O cores.
+//!
+//! Every MTP here is reduced to the same two halves, a [`Link`]:
+//!
+//! * a [`RecordSender`] — `send(to, record)` hands one encoded Record to the
+//!   MTP for the endpoint `to`; the MTP decides how to reach it (an MQTT
+//!   topic, the open WebSocket session, the other end of a channel);
+//! * an [`mpsc::Receiver`] of the encoded Records that arrive.
+//!
+//! Records stay [`Bytes`] end to end: what the network read is what the
+//! core decodes (prost decodes byte fields as slices of it), and what the
+//! core encoded is what the network writes. The cores never see topics,
+//! sockets or sessions, and the MTPs never interpret a Msg; the only thing
+//! an MTP reads inside a Record is its head (`from_id` and connect records,
+//! through the zero-copy [`usp_proto::view::RecordView`]), to learn where a
+//! peer can be reached.
+
+use std::future::Future;
+
+use bytes::Bytes;
+use tokio::sync::mpsc;
+
+pub mod link;
+pub mod mqtt;
+pub mod retry;
+pub mod websocket;
+
+/// Which kind of USP endpoint uses an MTP client. It picks the default
+/// addressing (`usp/agent/<eid>` or `usp/controller/<eid>` on MQTT) and
+/// whether Connect and Disconnect Records are sent: TR-369 asks them of
+/// Agents (R-MTP.6, R-MTP.7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// A USP Agent: sends a Connect Record after every new MTP session and
+    /// a DisconnectRecord before a graceful shutdown.
+    Agent,
+    /// A USP Controller.
+    Controller,
+}
+
+/// The state of an MTP client's session with its server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionStatus {
+    /// The first session is being opened.
+    Connecting,
+    /// The session is up: Records can be sent.
+    Connected,
+    /// The last attempt (or the session) failed; retry `retry` is pending.
+    Retrying {
+        /// The retry number (1 for the first retry).
+        retry: u32,
+        /// What went wrong.
+        error: String,
+    },
+    /// The client was shut down.
+    Closed,
+}
+
+/// Why a Record could not be handed to an MTP.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LinkError {
+    /// The link was shut down, or its other end is gone.
+    #[error("the link is closed")]
+    Closed,
+    /// The MTP session is down (the link is retrying); nothing was sent.
+    #[error("the MTP session is not connected")]
+    NotConnected,
+    /// The Record is larger than the MTP accepts.
+    #[error("record of {size} bytes exceeds the {max}-byte limit of the MTP")]
+    TooLarge {
+        /// Size of the Record.
+        size: usize,
+        /// The MTP's limit.
+        max: usize,
+    },
+    /// The MTP client refused the Record (for MQTT: an invalid topic).
+    #[error("the MTP refused the record: {0}")]
+    Refused(String),
+}
+
+/// The sending half of a link.
+///
+/// Cloning is cheap (a handle to the MTP's task); every clone sends on the
+/// same session.
+pub trait RecordSender: Clone + Send + Sync + 'static {
+    /// Sends one encoded Record to the endpoint `to`.
+    ///
+    /// Completes once the MTP has accepted the Record for transmission
+    /// (queued to its session), not when the peer received it.
+    fn send(&self, to: &str, record: Bytes) -> impl Future<Output = Result<(), LinkError>> + Send;
+}
+
+/// The two halves of a link: a sender and the Records that arrive.
+#[derive(Debug)]
+pub struct Link<S> {
+    /// Sends Records.
+    pub sender: S,
+    /// Records received, in arrival order. Ends when the link is closed.
+    pub incoming: mpsc::Receiver<Bytes>,
+}

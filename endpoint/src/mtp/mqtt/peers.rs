@@ -1,0 +1,100 @@
+//! Where each peer endpoint is reached: learned, configured, or default.
+//!
+//! TR-369 gives a sender several sources for a recipient's topic (§4.4 of
+//! the MQTT notes): the reply-to of a Record that endpoint sent (Response
+//! Topic or `/reply-to=`), the `subscribed_topic` of its MQTTConnect
+//! Record, configuration, or a convention. The most recent thing the peer
+//! itself said wins, then configuration, then the project's default topic
+//! for the other role (`usp/controller/<eid>` when we are an Agent,
+//! `usp/agent/<eid>` when we are a Controller). Responses thereby go to the
+//! topic the request came with.
+//!
+//! Learned entries come from the network, so their number is bounded; past
+//! the bound, new peers are not learned (their default or configured topic
+//! is used) and existing ones are still updated.
+
+use std::collections::HashMap;
+
+use super::{Peer, Role, topic};
+
+#[derive(Debug)]
+pub(crate) struct Peers {
+    /// The role of the peers we talk to by default.
+    peer_role: Role,
+    configured: HashMap<String, String>,
+    learned: HashMap<String, String>,
+    max_learned: usize,
+}
+
+impl Peers {
+    pub(crate) fn new(own_role: Role, configured: &[Peer], max_learned: usize) -> Peers {
+        let peer_role = match own_role {
+            Role::Agent => Role::Controller,
+            Role::Controller => Role::Agent,
+        };
+        Peers {
+            peer_role,
+            configured: configured.iter().map(|p| (p.endpoint_id.clone(), p.topic.clone())).collect(),
+            learned: HashMap::new(),
+            max_learned,
+        }
+    }
+
+    /// The topic to publish to for `endpoint_id`.
+    pub(crate) fn topic(&self, endpoint_id: &str) -> String {
+        self.learned
+            .get(endpoint_id)
+            .or_else(|| self.configured.get(endpoint_id))
+            .cloned()
+            .unwrap_or_else(|| topic::default_topic(self.peer_role, endpoint_id))
+    }
+
+    /// Remembers that `endpoint_id` is reached at `topic` (ignored if the
+    /// topic is not a valid topic name).
+    pub(crate) fn learn(&mut self, endpoint_id: &str, reached_at: &str) {
+        if !topic::is_valid_name(reached_at) {
+            return;
+        }
+        if let Some(known) = self.learned.get_mut(endpoint_id) {
+            if known != reached_at {
+                reached_at.clone_into(known);
+            }
+        } else if self.learned.len() < self.max_learned {
+            self.learned.insert(endpoint_id.to_owned(), reached_at.to_owned());
+        }
+    }
+
+    /// Adds or replaces a configured peer.
+    pub(crate) fn configure(&mut self, endpoint_id: &str, topic: &str) {
+        self.configured.insert(endpoint_id.to_owned(), topic.to_owned());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn learned_beats_configured_beats_default() {
+        let configured = [Peer { endpoint_id: "self::c".into(), topic: "site/ctrl".into() }];
+        let mut p = Peers::new(Role::Agent, &configured, 1);
+        assert_eq!(p.topic("self::c"), "site/ctrl");
+        assert_eq!(p.topic("self::other"), "usp/controller/self::other");
+        p.learn("self::c", "usp/controller/self::c-replies");
+        assert_eq!(p.topic("self::c"), "usp/controller/self::c-replies");
+        p.learn("self::c", "a/+/b");
+        assert_eq!(p.topic("self::c"), "usp/controller/self::c-replies", "wildcards are not learned");
+    }
+
+    #[test]
+    fn the_learned_table_is_bounded_but_updates_known_peers() {
+        let mut p = Peers::new(Role::Controller, &[], 1);
+        p.learn("proto::a", "t/a");
+        p.learn("proto::b", "t/b");
+        assert_eq!(p.topic("proto::b"), "usp/agent/proto::b", "table full: default");
+        p.learn("proto::a", "t/a2");
+        assert_eq!(p.topic("proto::a"), "t/a2");
+        p.configure("proto::b", "cfg/b");
+        assert_eq!(p.topic("proto::b"), "cfg/b");
+    }
+}
