@@ -119,6 +119,8 @@ impl Rule {
 pub(crate) struct Condition {
     pub(crate) expr: CExpr,
     pub(crate) text: String,
+    /// The text of each comparison, by id (for traces).
+    pub(crate) checks: Vec<Arc<str>>,
 }
 
 /// A named value a condition reads: `[rule.X.values] window = …`.
@@ -157,11 +159,15 @@ pub(crate) struct RateLimit {
 #[derive(Debug, Clone)]
 pub(crate) struct Trigger {
     pub(crate) rule: RuleId,
+    /// Position among the rule's triggers.
+    pub(crate) index: usize,
     pub(crate) kind: TriggerKind,
     /// Which Agents the trigger watches (agent-scoped kinds only).
     pub(crate) agents: AgentSel,
     /// Whether the subscription asks for NotifRetry.
     pub(crate) notif_retry: bool,
+    /// The trigger described, for traces.
+    pub(crate) desc: Arc<str>,
 }
 
 /// What fires a trigger.

@@ -255,7 +255,7 @@ pub(super) fn compile(sources: &[Source], cfg_tags: &ConfigTags) -> Result<RuleS
     set.listeners = vec![Vec::new(); decls.len()];
     for (id, (rule, trigs)) in rules.into_iter().zip(triggers).enumerate() {
         let (Some(mut rule), Some(trigs)) = (rule, trigs) else { continue };
-        for t in trigs {
+        for (index, t) in trigs.into_iter().enumerate() {
             let tid = set.triggers.len();
             if let TriggerKind::Signal { from, .. } = t.kind {
                 if let Some(l) = set.listeners.get_mut(from) {
@@ -263,10 +263,26 @@ pub(super) fn compile(sources: &[Source], cfg_tags: &ConfigTags) -> Result<RuleS
                 }
             }
             rule.triggers.push(tid);
-            set.triggers.push(Trigger { rule: id, ..t });
+            set.triggers.push(Trigger { rule: id, index, ..t });
         }
         set.by_name.insert(rule.name.clone(), id);
         set.rules.push(rule);
+    }
+    // Descriptions need the whole set (signals name their source rule).
+    let descs: Vec<Arc<str>> = set
+        .triggers
+        .iter()
+        .map(|t| {
+            let agents = if t.kind.is_agent_scoped() {
+                format!(" on {}", t.agents.describe(&set))
+            } else {
+                String::new()
+            };
+            Arc::from(format!("{}{agents}", t.kind.describe(&set)))
+        })
+        .collect();
+    for (t, d) in set.triggers.iter_mut().zip(descs) {
+        t.desc = d;
     }
     Ok(set)
 }
@@ -593,7 +609,11 @@ impl<'c, 's, 'a, 'i> RuleCx<'c, 's, 'a, 'i> {
             Some(s) => {
                 let parsed = expr::parse(s.value).map_err(|e| self.expr_err(&s, e))?;
                 let expr = compile_expr(&parsed, &scope, &mut checks).map_err(|e| self.expr_err(&s, e))?;
-                Some(Condition { expr, text: parsed.to_string() })
+                Some(Condition {
+                    expr,
+                    text: parsed.to_string(),
+                    checks: checks.iter().map(|c| Arc::from(c.as_str())).collect(),
+                })
             }
         };
         let hysteresis = match t.table(cx, "hysteresis", format!("hysteresis of rule {:?}", d.name))? {
@@ -733,7 +753,21 @@ impl<'c, 's, 'a, 'i> RuleCx<'c, 's, 'a, 'i> {
         } else {
             AgentSel::Any
         };
+        let agent_caps = captures.clone();
         let mut path_captures = |p: &PathPattern, s: &Str<'_>| -> Result<(), LoadError> {
+            // Names inside search constants must come from the Agent pattern:
+            // the search is checked before the path's own captures are known.
+            for (n, at) in p.search_vars() {
+                if !agent_caps.iter().any(|c| **c == *n) {
+                    return Err(self.err(
+                        self.cx.inside(&s.span, s.value, at),
+                        LoadErrorKind::Template(crate::pattern::PatternError::new(
+                            at,
+                            format!("{{{n}}} is not captured by this trigger's `agents` pattern"),
+                        )),
+                    ));
+                }
+            }
             for c in p.capture_names() {
                 if captures.contains(c) {
                     let at = s.value.find(&format!("{{{c}}}")).unwrap_or(0);
@@ -743,19 +777,6 @@ impl<'c, 's, 'a, 'i> RuleCx<'c, 's, 'a, 'i> {
                     ));
                 }
                 captures.push(c.clone());
-            }
-            // Names inside search constants must come from the Agent pattern
-            // or an earlier capture of the path.
-            for (n, at) in p.placeholders() {
-                if !captures.iter().any(|c| **c == *n) {
-                    return Err(self.err(
-                        self.cx.inside(&s.span, s.value, at),
-                        LoadErrorKind::Template(crate::pattern::PatternError::new(
-                            at,
-                            format!("{{{n}}} is not captured by this trigger's `agents` pattern or path"),
-                        )),
-                    ));
-                }
             }
             Ok(())
         };
@@ -884,7 +905,7 @@ impl<'c, 's, 'a, 'i> RuleCx<'c, 's, 'a, 'i> {
                 TriggerKind::Signal { from, edge }
             }
         };
-        Ok((Trigger { rule, kind, agents, notif_retry }, captures, has_agent))
+        Ok((Trigger { rule, index: 0, kind, agents, notif_retry, desc: Arc::from("") }, captures, has_agent))
     }
 
     fn hysteresis(&self, h: &Table<'_, '_>, scope: &Scope<'_>) -> Result<Hysteresis, LoadError> {

@@ -14,7 +14,10 @@ use std::{fmt, sync::Arc};
 
 use usp_proto::endpoint_id::SCHEMES;
 
-use super::{Captures, PatternError};
+use super::{
+    Captures, PatternError,
+    template::{Part, Template},
+};
 
 /// A parsed endpoint-id pattern.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,19 +118,6 @@ impl AgentPattern {
         Ok(AgentPattern { parts, text: text.into() })
     }
 
-    /// The pattern as written.
-    pub(crate) fn as_str(&self) -> &str {
-        &self.text
-    }
-
-    /// The endpoint id when the pattern has no wildcard.
-    pub(crate) fn as_literal(&self) -> Option<&str> {
-        match self.parts.as_slice() {
-            [APart::Lit(l)] => Some(l),
-            _ => None,
-        }
-    }
-
     /// Names of the captures, in order.
     pub(crate) fn capture_names(&self) -> impl Iterator<Item = &Arc<str>> {
         self.parts.iter().filter_map(|p| match p {
@@ -198,15 +188,30 @@ impl AgentPattern {
         true
     }
 
-    /// The pattern as a plain glob (captures become `*`), for deriving which
-    /// Agents an action may target.
-    pub(crate) fn glob(&self) -> AgentPattern {
-        let parts = self
-            .parts
-            .iter()
-            .map(|p| if let APart::Capture(_) = p { APart::Star } else { p.clone() })
-            .collect();
-        AgentPattern { parts, text: self.text.clone() }
+    /// The Agents a template can name: its placeholders become captures
+    /// (`proto::hvac-{room}`) or `*` (`{args.X}`, `{agent}`). `None` for an
+    /// empty template.
+    pub(crate) fn from_template(t: &Template) -> Option<AgentPattern> {
+        let mut parts: Vec<APart> = Vec::new();
+        for p in t.parts() {
+            let part = match p {
+                Part::Lit(s) => APart::Lit(s.as_str().into()),
+                Part::Var(name, _) if !name.contains('.') && name != "agent" => {
+                    APart::Capture(name.as_str().into())
+                }
+                Part::Var(..) => APart::Star,
+            };
+            let wild = !matches!(part, APart::Lit(_));
+            if wild && matches!(parts.last(), Some(APart::Star | APart::Capture(_))) {
+                // Two wildcards in a row match like one.
+                if let Some(last) = parts.last_mut() {
+                    *last = APart::Star;
+                }
+                continue;
+            }
+            parts.push(part);
+        }
+        (!parts.is_empty()).then(|| AgentPattern { parts, text: t.to_string().into() })
     }
 }
 
@@ -250,8 +255,13 @@ mod tests {
         assert_eq!(caps_of("*-light", "proto::hall-light"), Some(vec![]));
         assert_eq!(caps_of("*-light", "proto::hall-lights"), None);
         assert_eq!(caps_of("proto::*", "proto::é"), None, "non-ASCII ids are not endpoint ids");
-        assert_eq!(AgentPattern::parse("proto::room-{room}").unwrap().glob().as_literal(), None);
-        assert_eq!(AgentPattern::parse("proto::a").unwrap().as_literal(), Some("proto::a"));
+        let t = Template::parse("proto::hvac-{room}").unwrap();
+        let p = AgentPattern::from_template(&t).unwrap();
+        let mut caps = Captures::new();
+        assert!(p.matches("proto::hvac-101", &mut caps));
+        assert_eq!(&*caps[0].1, "101");
+        let t = Template::parse("proto::{args.X}{room}").unwrap();
+        assert!(AgentPattern::from_template(&t).unwrap().matches("proto::x", &mut Captures::new()));
     }
 
     #[test]

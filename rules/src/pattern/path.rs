@@ -292,6 +292,21 @@ impl PathPattern {
         out
     }
 
+    /// The placeholder names inside search constants, with offsets.
+    pub(crate) fn search_vars(&self) -> Vec<(String, usize)> {
+        let mut out = Vec::new();
+        for s in &self.segs {
+            if let Seg::Search(terms) = s {
+                for t in terms {
+                    for (n, _) in t.value.vars() {
+                        out.push((n.to_owned(), self.text.find(&format!("{{{n}}}")).unwrap_or(0)));
+                    }
+                }
+            }
+        }
+        out
+    }
+
     /// The names captured by `{name}` instance segments.
     pub(crate) fn capture_names(&self) -> impl Iterator<Item = &Arc<str>> {
         self.segs.iter().filter_map(|s| match s {
