@@ -39,6 +39,13 @@ use crate::{
     trace::{TraceEntry, TracedCheck, Verdict},
 };
 
+/// A firing or clearing to carry out: the steps to run and the signal to raise.
+struct Launch {
+    branch: Branch,
+    edge: Edge,
+    ctx: Ctx,
+}
+
 /// What to do once the instance bookkeeping is done.
 enum Decision {
     Fire,
@@ -276,14 +283,16 @@ impl Engine {
         }
         if !rule.is_stateful() {
             let (held, checks) = self.condition(rule, &ctx, now);
-            let verdict = if held {
+            let (verdict, launch) = if held {
                 self.fire(rid, None, &ctx, now)
             } else if !rule.otherwise.is_empty() {
                 self.clear(rid, &ctx, now)
             } else {
-                Verdict::NotHeld
+                (Verdict::NotHeld, None)
             };
+            // The evaluation is traced before its steps run (a step may fail at once).
             self.trace(rid, &ctx, None, checks, None, verdict, now);
+            self.launch(rid, launch, now);
             return;
         }
         let key = self.instance_key(rule, &ctx);
@@ -411,12 +420,13 @@ impl Engine {
             Decision::Nothing(Verdict::NotHeld)
         };
         self.dirty.instance(&rule.name, &key, persist);
-        let verdict = match decision {
+        let (verdict, launch) = match decision {
             Decision::Fire => self.fire(rid, Some(&key), &ctx, now),
             Decision::Clear => self.clear(rid, &ctx, now),
-            Decision::Nothing(v) => v,
+            Decision::Nothing(v) => (v, None),
         };
         self.trace(rid, &ctx, Some(&key), checks, hyst_trace, verdict, now);
+        self.launch(rid, launch, now);
         self.forget_if_idle(rid, &key, now);
     }
 
@@ -441,15 +451,16 @@ impl Engine {
             return;
         }
         let (held, checks) = self.condition(r, &ctx, now);
-        let verdict = if held && latched {
+        let (verdict, launch) = if held && latched {
             if let Some(inst) = self.states[rid].instances.get_mut(key) {
                 inst.active = true;
             }
             self.fire(rid, Some(key), &ctx, now)
         } else {
-            Verdict::HoldEndedNotHeld
+            (Verdict::HoldEndedNotHeld, None)
         };
         self.trace(rid, &ctx, Some(key), checks, None, verdict, now);
+        self.launch(rid, launch, now);
         self.forget_if_idle(rid, key, now);
     }
 
@@ -464,21 +475,14 @@ impl Engine {
         self.evaluate_state(rid, key.clone(), ctx, now);
     }
 
-    /// Fires rule `rid` (its `then` steps), unless a stop, cooldown, rate
-    /// limit, loop or fuse says otherwise.
-    fn fire(&mut self, rid: RuleId, key: Option<&Arc<str>>, ctx: &Ctx, now: Ms) -> Verdict {
+    /// Decides to fire rule `rid`, unless a stop, cooldown, rate limit,
+    /// loop or fuse says otherwise; on firing, returns the context its `then`
+    /// steps and listeners get (for [`Engine::launch`]).
+    fn fire(&mut self, rid: RuleId, key: Option<&Arc<str>>, ctx: &Ctx, now: Ms) -> (Verdict, Option<Launch>) {
         let set = self.set.clone();
         let rule = &set.rules[rid];
-        // Loop protection: the trigger was caused by this rule's own writes.
-        if count(&ctx.chain, &rule.name) >= self.cfg.loop_limit
-            || ctx.chain.as_ref().is_some_and(|c| c.len() >= self.cfg.max_chain)
-        {
-            let mut chain: Vec<String> =
-                ctx.chain.as_deref().unwrap_or(&[]).iter().map(ToString::to_string).collect();
-            chain.push(rule.name.to_string());
-            let reason = StopReason::Loop { chain };
-            self.stop(rid, reason.clone(), now);
-            return Verdict::Stopped(reason);
+        if let Some(v) = self.loop_check(rid, ctx, now) {
+            return (v, None);
         }
         let st = &mut self.states[rid];
         if let (Some(_), Some(key)) = (rule.cooldown, key) {
@@ -486,7 +490,7 @@ impl Engine {
                 if inst.cooldown_until > now {
                     st.counts.suppressed += 1;
                     st.metrics.cooldown.increment(1);
-                    return Verdict::Cooldown { until: from_ms(inst.cooldown_until) };
+                    return (Verdict::Cooldown { until: from_ms(inst.cooldown_until) }, None);
                 }
             }
         }
@@ -497,7 +501,7 @@ impl Engine {
             if st.rate.len() >= rl.count as usize {
                 st.counts.suppressed += 1;
                 st.metrics.rate_limit.increment(1);
-                return Verdict::RateLimited { count: rl.count, per_ms: rl.per };
+                return (Verdict::RateLimited { count: rl.count, per_ms: rl.per }, None);
             }
         }
         if let Some(f) = self.cfg.fuse {
@@ -509,7 +513,7 @@ impl Engine {
             if st.fuse.1 > f.max_firings {
                 let reason = StopReason::Fuse { max: f.max_firings, window_ms: window };
                 self.stop(rid, reason.clone(), now);
-                return Verdict::Stopped(reason);
+                return (Verdict::Stopped(reason), None);
             }
         }
         if let (Some(cd), Some(key)) = (rule.cooldown, key) {
@@ -526,21 +530,46 @@ impl Engine {
         self.stats.fired += 1;
         let mut run_ctx = ctx.clone();
         run_ctx.chain = extend(&ctx.chain, &rule.name);
-        self.signal(rid, Edge::Fired, &run_ctx);
-        self.start_run(rid, Branch::Then, run_ctx, now);
-        Verdict::Fired
+        (Verdict::Fired, Some(Launch { branch: Branch::Then, edge: Edge::Fired, ctx: run_ctx }))
     }
 
-    /// Clears rule `rid` (its `else` steps).
-    fn clear(&mut self, rid: RuleId, ctx: &Ctx, now: Ms) -> Verdict {
+    /// Loop protection: stops the rule if its trigger was caused by its own
+    /// writes (or by too long a chain of rules).
+    fn loop_check(&mut self, rid: RuleId, ctx: &Ctx, now: Ms) -> Option<Verdict> {
+        let name = self.set.rules[rid].name.clone();
+        if count(&ctx.chain, &name) < self.cfg.loop_limit
+            && ctx.chain.as_ref().is_none_or(|c| c.len() < self.cfg.max_chain)
+        {
+            return None;
+        }
+        let mut chain: Vec<String> =
+            ctx.chain.as_deref().unwrap_or(&[]).iter().map(ToString::to_string).collect();
+        chain.push(name.to_string());
+        let reason = StopReason::Loop { chain };
+        self.stop(rid, reason.clone(), now);
+        Some(Verdict::Stopped(reason))
+    }
+
+    /// Decides to clear rule `rid` (its `else` steps); the loop check applies
+    /// (an `else` that undoes what retriggered it is a loop too).
+    fn clear(&mut self, rid: RuleId, ctx: &Ctx, now: Ms) -> (Verdict, Option<Launch>) {
+        if let Some(v) = self.loop_check(rid, ctx, now) {
+            return (v, None);
+        }
         let set = self.set.clone();
         let rule = &set.rules[rid];
         self.states[rid].counts.cleared += 1;
         let mut run_ctx = ctx.clone();
         run_ctx.chain = extend(&ctx.chain, &rule.name);
-        self.signal(rid, Edge::Cleared, &run_ctx);
-        self.start_run(rid, Branch::Else, run_ctx, now);
-        Verdict::Cleared
+        (Verdict::Cleared, Some(Launch { branch: Branch::Else, edge: Edge::Cleared, ctx: run_ctx }))
+    }
+
+    /// Raises the rule's signal and starts its steps.
+    fn launch(&mut self, rid: RuleId, launch: Option<Launch>, now: Ms) {
+        if let Some(l) = launch {
+            self.signal(rid, l.edge, &l.ctx);
+            self.start_run(rid, l.branch, l.ctx, now);
+        }
     }
 
     /// Queues the triggers listening to rule `rid`'s signal.

@@ -220,6 +220,11 @@ impl Engine {
             Input::Tick => {}
         }
         self.drain_signals(now);
+        // Answered requests leave their deadlines behind; drop those at the
+        // front so `next_deadline` stays exact.
+        while self.request_deadlines.front().is_some_and(|(_, id)| !self.requests.contains_key(id)) {
+            self.request_deadlines.pop_front();
+        }
         out.append(&mut self.out);
     }
 

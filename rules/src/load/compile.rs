@@ -236,12 +236,14 @@ pub(super) fn compile(sources: &[Source], cfg_tags: &ConfigTags) -> Result<RuleS
         let cx = &cxs[d.file];
         let mut rc = RuleCx { cx, set: &set, ids: &ids, summaries: &summaries, decls: &decls };
         match rc.rule(id, d) {
-            Ok((rule, trigs)) => {
+            Ok(Some((rule, trigs))) => {
                 summaries[id] =
                     Some(Summary { captures: rule.captures.clone(), agent_context: rule.agent_context });
                 rules[id] = Some(rule);
                 triggers[id] = Some(trigs);
             }
+            // It depends on a rule that failed (whose error is reported).
+            Ok(None) => {}
             Err(e) => errors.push((d.file, e)),
         }
     }
@@ -495,7 +497,8 @@ impl<'c, 's, 'a, 'i> RuleCx<'c, 's, 'a, 'i> {
         self.err(self.cx.inside(&s.span, s.value, e.at), LoadErrorKind::Expression(e))
     }
 
-    fn rule(&mut self, id: RuleId, d: &Decl<'a, 'i>) -> Result<(Rule, Vec<Trigger>), LoadError> {
+    /// Compiles a rule; `None` when it listens to a rule that failed.
+    fn rule(&mut self, id: RuleId, d: &Decl<'a, 'i>) -> Result<Option<(Rule, Vec<Trigger>)>, LoadError> {
         let cx = self.cx;
         let t = &d.table;
         t.check_keys(cx, RULE_KEYS)?;
@@ -515,7 +518,7 @@ impl<'c, 's, 'a, 'i> RuleCx<'c, 's, 'a, 'i> {
         let mut capture_sets: Vec<Vec<Arc<str>>> = Vec::new();
         let mut agent_context = true;
         for w in &whens {
-            let (trig, caps, has_agent) = self.trigger(id, w)?;
+            let Some((trig, caps, has_agent)) = self.trigger(id, w)? else { return Ok(None) };
             triggers.push(trig);
             capture_sets.push(caps);
             agent_context &= has_agent;
@@ -653,7 +656,7 @@ impl<'c, 's, 'a, 'i> RuleCx<'c, 's, 'a, 'i> {
             captures,
             agent_context,
         };
-        Ok((rule, triggers))
+        Ok(Some((rule, triggers)))
     }
 
     fn agent_template(&self, a: &Scalar, scope: &TemplateScope<'_>) -> Result<Template, LoadError> {
@@ -682,7 +685,12 @@ impl<'c, 's, 'a, 'i> RuleCx<'c, 's, 'a, 'i> {
 
     /// Compiles one trigger; returns it, the captures it binds, and whether
     /// it comes with an Agent.
-    fn trigger(&self, rule: RuleId, w: &Table<'_, '_>) -> Result<(Trigger, Vec<Arc<str>>, bool), LoadError> {
+    #[allow(clippy::type_complexity)]
+    fn trigger(
+        &self,
+        rule: RuleId,
+        w: &Table<'_, '_>,
+    ) -> Result<Option<(Trigger, Vec<Arc<str>>, bool)>, LoadError> {
         let cx = self.cx;
         w.check_keys(cx, TRIGGER_KEYS)?;
         let kinds: Vec<&str> = TRIGGER_KINDS.iter().copied().filter(|k| w.has(k)).collect();
@@ -894,18 +902,20 @@ impl<'c, 's, 'a, 'i> RuleCx<'c, 's, 'a, 'i> {
                 // The listener sees what the source rule saw.
                 let summary = self.summaries.get(from).cloned().flatten();
                 let Some(summary) = summary else {
-                    // The source failed to compile; its own error is reported.
-                    return Err(self.err(
-                        s.span.start,
-                        LoadErrorKind::Invalid(format!("rule {:?} has errors", s.value)),
-                    ));
+                    // The source failed to compile (or is in a cycle); its
+                    // own error is reported.
+                    return Ok(None);
                 };
                 captures.extend(summary.captures);
                 has_agent = summary.agent_context;
                 TriggerKind::Signal { from, edge }
             }
         };
-        Ok((Trigger { rule, index: 0, kind, agents, notif_retry, desc: Arc::from("") }, captures, has_agent))
+        Ok(Some((
+            Trigger { rule, index: 0, kind, agents, notif_retry, desc: Arc::from("") },
+            captures,
+            has_agent,
+        )))
     }
 
     fn hysteresis(&self, h: &Table<'_, '_>, scope: &Scope<'_>) -> Result<Hysteresis, LoadError> {
