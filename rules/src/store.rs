@@ -15,7 +15,13 @@ use crate::engine::{PersistBatch, PersistOp, Table};
 /// Why the store failed.
 #[derive(Debug, thiserror::Error)]
 #[error("rule state store: {0}")]
-pub struct StoreError(#[from] redb::Error);
+pub struct StoreError(Box<redb::Error>);
+
+impl From<redb::Error> for StoreError {
+    fn from(e: redb::Error) -> StoreError {
+        StoreError(Box::new(e))
+    }
+}
 
 fn def(t: Table) -> TableDefinition<'static, &'static str, &'static str> {
     TableDefinition::new(t.name())

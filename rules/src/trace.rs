@@ -115,18 +115,29 @@ pub enum Verdict {
 pub(crate) struct Trace {
     entries: VecDeque<TraceEntry>,
     cap: usize,
+    /// The check buffer of the last evicted entry, reused by the next
+    /// evaluation (no allocation per evaluation once the ring is full).
+    spare: Vec<TracedCheck>,
 }
 
 impl Trace {
     pub(crate) fn new(cap: usize) -> Trace {
-        Trace { entries: VecDeque::with_capacity(cap.min(64)), cap: cap.max(1) }
+        Trace { entries: VecDeque::with_capacity(cap.min(64)), cap: cap.max(1), spare: Vec::new() }
     }
 
     pub(crate) fn push(&mut self, e: TraceEntry) {
         if self.entries.len() >= self.cap {
-            self.entries.pop_front();
+            if let Some(old) = self.entries.pop_front() {
+                self.spare = old.checks;
+                self.spare.clear();
+            }
         }
         self.entries.push_back(e);
+    }
+
+    /// An empty buffer for the checks of the next entry.
+    pub(crate) fn take_spare(&mut self) -> Vec<TracedCheck> {
+        std::mem::take(&mut self.spare)
     }
 
     /// Newest first.

@@ -1,4 +1,6 @@
 //! A bad rule file is refused with file:line:column and the reason.
+//! (Helpers here unwrap: a failure there is a test failure.)
+#![allow(clippy::unwrap_used)]
 
 use usp_rules::{LoadErrorKind, LoadErrors, Source, load, load_with_tags};
 
@@ -132,8 +134,8 @@ fn unknown_and_duplicate_names() {
         "2:43: unknown tag \"rooms\""
     );
     let e = load(&[
-        Source::new("one.toml", &format!("[rule.a]\n{WHEN}")),
-        Source::new("two.toml", &format!("\n[rule.a]\n{WHEN}")),
+        Source::new("one.toml", format!("[rule.a]\n{WHEN}")),
+        Source::new("two.toml", format!("\n[rule.a]\n{WHEN}")),
     ])
     .unwrap_err();
     assert_eq!(e.to_string(), "two.toml:2:7: rule \"a\" is already defined at one.toml:1");
@@ -157,9 +159,9 @@ fn templates_and_patterns() {
             .starts_with("2:47: bad endpoint id pattern: unknown endpoint id scheme")
     );
     assert_eq!(
-        first(&format!(
-            "[rule.a]\nwhen = {{ value_change = \"Device.X\", agents = \"proto::room-{{room}}\" }}\n[[rule.a.then]]\nagent = \"proto::light-{{rom}}\"\nset = \"Device.Y\"\nvalue = 1\n"
-        )),
+        first(
+            "[rule.a]\nwhen = { value_change = \"Device.X\", agents = \"proto::room-{room}\" }\n[[rule.a.then]]\nagent = \"proto::light-{rom}\"\nset = \"Device.Y\"\nvalue = 1\n"
+        ),
         "4:24: bad template: unknown name {rom}; known names: value, previous, path, agent, rule, room, args.NAME, keys.NAME"
     );
     assert!(first("[rule.a]\nwhen = { schedule = \"daily at 22:00\" }\n[[rule.a.then]]\nset = \"Device.Y\"\nvalue = 1\n").contains("`agent`, `agents` or `tag`"));

@@ -1,4 +1,6 @@
 //! State and timers survive a restart (through the redb store) and a reload.
+//! (Helpers here unwrap: a failure there is a test failure.)
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

@@ -22,9 +22,8 @@ pub(crate) type Chain = Option<Arc<[Arc<str>]>>;
 
 /// Appends a rule to a chain.
 pub(crate) fn extend(chain: &Chain, rule: &Arc<str>) -> Chain {
-    let mut v: Vec<Arc<str>> = chain.as_deref().map(<[Arc<str>]>::to_vec).unwrap_or_default();
-    v.push(rule.clone());
-    Some(v.into())
+    let before = chain.as_deref().unwrap_or(&[]);
+    Some(before.iter().cloned().chain(std::iter::once(rule.clone())).collect())
 }
 
 /// How many times `rule` appears in `chain`.
@@ -83,7 +82,11 @@ fn piece_matches(written: &str, seen: &str) -> bool {
 
 impl Writes {
     pub(crate) fn record(&mut self, w: Write) {
-        if self.items.len() >= MAX_WRITES {
+        // The same write again (a rule firing repeatedly) refreshes the old
+        // record instead of filling the list.
+        if let Some(pos) = self.items.iter().position(|o| o.path == w.path && o.value == w.value) {
+            self.items.remove(pos);
+        } else if self.items.len() >= MAX_WRITES {
             self.items.pop_front();
         }
         self.items.push_back(w);
@@ -99,7 +102,14 @@ impl Writes {
             return None;
         }
         let seen = pieces(path.strip_suffix('.').unwrap_or(path));
+        let leaf = seen.last().copied().unwrap_or("");
         for w in self.items.iter().rev() {
+            // Cheap rejections first: another value, another parameter name.
+            if let (Some(v), Some(seen_v)) = (&w.value, value) {
+                if **v != *seen_v || !w.path.ends_with(leaf) {
+                    continue;
+                }
+            }
             let written = pieces(w.path.strip_suffix('.').unwrap_or(&w.path));
             let hit = match (&w.value, value) {
                 // A parameter write explains a change of that parameter to that value.
@@ -128,6 +138,21 @@ mod tests {
 
     fn chain(names: &[&str]) -> Chain {
         Some(names.iter().map(|n| Arc::from(*n)).collect::<Vec<_>>().into())
+    }
+
+    #[test]
+    fn repeated_writes_do_not_fill_the_list() {
+        let mut w = Writes::default();
+        for i in 0..200 {
+            w.record(Write {
+                expires: 100 + i,
+                path: "Device.A".into(),
+                value: Some(Arc::from("1")),
+                chain: chain(&["r"]),
+            });
+        }
+        assert_eq!(w.items.len(), 1);
+        assert_eq!(w.cause("Device.A", Some("1"), 250), chain(&["r"]), "refreshed to the last expiry");
     }
 
     #[test]

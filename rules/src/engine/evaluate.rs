@@ -25,13 +25,13 @@ use super::{
     causality::{count, extend},
     io::{Output, StopReason},
     notify::term_holds,
-    state::{Branch, Ctx, Instance},
+    state::{Branch, Ctx},
     timers::TimerKind,
 };
 use crate::{
     expr::{
         Value,
-        compile::{Env, Var, eval, value as operand_value},
+        compile::{Env, Record, Var, eval, value as operand_value},
     },
     model::{Edge, Rule, RuleId},
     pattern::path::{PathPattern, Seg},
@@ -51,6 +51,19 @@ enum Decision {
     Fire,
     Clear,
     Nothing(Verdict),
+}
+
+/// Records comparisons straight into a trace entry's buffer.
+struct TraceRec<'a> {
+    texts: &'a [Arc<str>],
+    out: &'a mut Vec<TracedCheck>,
+}
+
+impl Record for TraceRec<'_> {
+    fn check(&mut self, id: u16, lhs: Value, rhs: Option<Value>, held: bool) {
+        let text = self.texts.get(usize::from(id)).cloned().unwrap_or_else(|| Arc::from("?"));
+        self.out.push(TracedCheck { text, lhs, rhs, held });
+    }
 }
 
 /// The values a condition sees.
@@ -200,20 +213,15 @@ impl Engine {
     }
 
     /// Evaluates the rule's condition (true when it has none).
-    fn condition(&self, rule: &Rule, ctx: &Ctx, now: Ms) -> (bool, Vec<TracedCheck>) {
+    fn condition(&mut self, rid: RuleId, rule: &Rule, ctx: &Ctx, now: Ms) -> (bool, Vec<TracedCheck>) {
         let Some(c) = &rule.condition else { return (true, Vec::new()) };
-        let mut rec = Vec::new();
-        let held = eval(&c.expr, &EvalEnv { engine: self, rule, ctx, now }, &mut rec);
-        let checks = rec
-            .into_iter()
-            .map(|ch| TracedCheck {
-                text: c.checks.get(usize::from(ch.id)).cloned().unwrap_or_else(|| Arc::from("?")),
-                lhs: ch.lhs,
-                rhs: ch.rhs,
-                held: ch.held,
-            })
-            .collect();
-        (held, checks)
+        let mut out = self.states[rid].trace.take_spare();
+        let held = eval(
+            &c.expr,
+            &EvalEnv { engine: self, rule, ctx, now },
+            &mut TraceRec { texts: &c.checks, out: &mut out },
+        );
+        (held, out)
     }
 
     /// The instance key of a trigger: the rule's `key` template, or
@@ -282,7 +290,7 @@ impl Engine {
             return;
         }
         if !rule.is_stateful() {
-            let (held, checks) = self.condition(rule, &ctx, now);
+            let (held, checks) = self.condition(rid, rule, &ctx, now);
             let (verdict, launch) = if held {
                 self.fire(rid, None, &ctx, now)
             } else if !rule.otherwise.is_empty() {
@@ -340,7 +348,7 @@ impl Engine {
     fn evaluate_state(&mut self, rid: RuleId, key: Arc<str>, ctx: Ctx, now: Ms) {
         let set = self.set.clone();
         let Some(rule) = set.rules.get(rid) else { return };
-        let (held, checks) = self.condition(rule, &ctx, now);
+        let (held, checks) = self.condition(rid, rule, &ctx, now);
         let hyst_value = rule
             .hysteresis
             .as_ref()
@@ -450,7 +458,7 @@ impl Engine {
         if self.states[rid].stopped.is_some() {
             return;
         }
-        let (held, checks) = self.condition(r, &ctx, now);
+        let (held, checks) = self.condition(rid, r, &ctx, now);
         let (verdict, launch) = if held && latched {
             if let Some(inst) = self.states[rid].instances.get_mut(key) {
                 inst.active = true;
@@ -517,8 +525,7 @@ impl Engine {
             }
         }
         if let (Some(cd), Some(key)) = (rule.cooldown, key) {
-            st.instances.entry(key.clone()).or_insert_with(Instance::default).cooldown_until =
-                now.saturating_add(cd);
+            st.instances.entry(key.clone()).or_default().cooldown_until = now.saturating_add(cd);
         }
         if rule.rate_limit.is_some() {
             st.rate.push_back(now);

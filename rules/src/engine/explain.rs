@@ -119,9 +119,4 @@ impl Engine {
     pub fn rule_status(&self) -> Vec<(Arc<str>, bool)> {
         self.set.rules.iter().zip(&self.states).map(|(r, s)| (r.name.clone(), s.stopped.is_some())).collect()
     }
-
-    #[cfg(test)]
-    pub(crate) fn instance_count(&self, name: &str) -> usize {
-        self.set.id(name).map_or(0, |i| self.states[i].instances.len())
-    }
 }

@@ -8,7 +8,7 @@ use usp_proto::usp::{GetResp, Notify, notify::Notification, notify::operation_co
 use super::{
     Engine,
     cache::Stored,
-    index::Hits,
+    index::{AgentView, Hits},
     io::{Notice, Output},
     state::Ctx,
 };
@@ -169,6 +169,8 @@ impl Engine {
     ) {
         let limit = self.cfg.cache_limit;
         let persist = self.cfg.persist;
+        let set = self.set.clone();
+        // One lookup of the Agent for the cache, the causes and the index.
         let Some(entry) = self.agents.get_mut(agent) else { return };
         let (key, value, previous) = match entry.cache.set(path, value, limit) {
             Stored::Value { key, value, previous, changed } => {
@@ -187,15 +189,12 @@ impl Engine {
                 (Arc::from(path), Arc::from(value), None)
             }
         };
-        let chain = match self.agents.get_mut(agent) {
-            Some(e) if source == Source::Change => e.writes.cause(path, Some(&value), now),
-            _ => None,
-        };
-        let view = self.view(agent);
+        let chain = if source == Source::Change { entry.writes.cause(path, Some(&value), now) } else { None };
+        let prefix = &self.sub_prefix;
+        let view = entry.view.get_or_insert_with(|| Arc::new(AgentView::build(&set, agent, prefix))).clone();
         let mut hits = Hits::new();
         view.vc.lookup(path, &mut hits);
         self.stats.candidates += hits.len() as u64;
-        let set = self.set.clone();
         for h in hits {
             let Some(ve) = view.entries.get(h as usize) else { continue };
             let Some(trig) = set.triggers.get(ve.trigger) else { continue };
@@ -387,7 +386,7 @@ mod tests {
         assert!(!term_holds(Some("lobbyist"), t, &none));
         let t = &terms(r#"Device.X.[Name!="a"].Y"#)[0];
         assert!(term_holds(Some("b"), t, &none));
-        let room = |n: &str| -> Option<Cow<'_, str>> { (n == "room").then(|| Cow::Borrowed("7")) };
+        let room = |n: &str| -> Option<Cow<'_, str>> { (n == "room").then_some(Cow::Borrowed("7")) };
         let t = &terms(r#"Device.X.[Name=="r{room}"].Y"#)[0];
         assert!(term_holds(Some("r7"), t, &room));
     }

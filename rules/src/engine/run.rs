@@ -137,6 +137,14 @@ impl Engine {
     fn targets(&self, run: &Run, target: &Target) -> Result<Vec<(Arc<str>, Captures)>, String> {
         match target {
             Target::None => Ok(Vec::new()),
+            Target::One(t) if t.is_var("agent") => {
+                // The trigger's own Agent (the default): no rendering needed.
+                let id = run.ctx.agent.clone().ok_or("the trigger has no agent")?;
+                if self.agents.get(&id).is_some_and(|e| e.status == Status::Offline) {
+                    return Err(format!("{id} is offline"));
+                }
+                Ok(vec![(id, Captures::new())])
+            }
             Target::One(t) => {
                 let rid = self.set.id(&run.rule).ok_or("rule gone")?;
                 let rule = &self.set.rules[rid];

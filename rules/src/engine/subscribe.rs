@@ -112,7 +112,7 @@ impl Engine {
                 let ActionKind::Operate { command, .. } = &action.kind else { continue };
                 let mut caps = Captures::new();
                 let aimed = match &action.target {
-                    Target::One(t) if t.to_string() == "{agent}" => triggered_here,
+                    Target::One(t) if t.is_var("agent") => triggered_here,
                     Target::One(t) => {
                         AgentPattern::from_template(t).is_some_and(|p| p.matches(agent, &mut caps))
                     }

@@ -85,6 +85,17 @@ pub struct Check {
     pub held: bool,
 }
 
+/// Where an evaluation records the comparisons it made.
+pub(crate) trait Record {
+    fn check(&mut self, id: u16, lhs: Value, rhs: Option<Value>, held: bool);
+}
+
+impl Record for Vec<Check> {
+    fn check(&mut self, id: u16, lhs: Value, rhs: Option<Value>, held: bool) {
+        self.push(Check { id, lhs, rhs, held });
+    }
+}
+
 /// Where a condition's names get their values.
 pub(crate) trait Env {
     fn get(&self, var: &Var) -> Value;
@@ -191,7 +202,7 @@ fn known_names(scope: &Scope<'_>) -> String {
 
 /// Evaluates `e`, recording each comparison made (short-circuit: those not
 /// needed are not made, and not recorded).
-pub(crate) fn eval(e: &CExpr, env: &dyn Env, rec: &mut Vec<Check>) -> bool {
+pub(crate) fn eval(e: &CExpr, env: &dyn Env, rec: &mut dyn Record) -> bool {
     match e {
         CExpr::Or(items) => items.iter().any(|i| eval(i, env, rec)),
         CExpr::And(items) => items.iter().all(|i| eval(i, env, rec)),
@@ -199,26 +210,26 @@ pub(crate) fn eval(e: &CExpr, env: &dyn Env, rec: &mut Vec<Check>) -> bool {
         CExpr::Cmp { id, lhs, op, rhs } => {
             let (a, b) = (value(lhs, env, rec), value(rhs, env, rec));
             let held = a.compare(*op, &b);
-            rec.push(Check { id: *id, lhs: a, rhs: Some(b), held });
+            rec.check(*id, a, Some(b), held);
             held
         }
         CExpr::In { id, lhs, list } => {
             let a = value(lhs, env, rec);
             let held = list.iter().any(|v| a.compare(CmpOp::Eq, v));
-            rec.push(Check { id: *id, lhs: a, rhs: None, held });
+            rec.check(*id, a, None, held);
             held
         }
         CExpr::Truthy { id, operand } => {
             let a = value(operand, env, rec);
             let held = a.truthy();
-            rec.push(Check { id: *id, lhs: a, rhs: None, held });
+            rec.check(*id, a, None, held);
             held
         }
     }
 }
 
 /// The value of an operand.
-pub(crate) fn value(o: &COperand, env: &dyn Env, rec: &mut Vec<Check>) -> Value {
+pub(crate) fn value(o: &COperand, env: &dyn Env, rec: &mut dyn Record) -> Value {
     match o {
         COperand::Lit(v) => v.clone(),
         COperand::Var(v) => env.get(v),

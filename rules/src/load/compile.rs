@@ -222,8 +222,8 @@ pub(super) fn compile(sources: &[Source], cfg_tags: &ConfigTags) -> Result<RuleS
     let ids: HashMap<String, RuleId> = decls.iter().enumerate().map(|(i, d)| (d.name.clone(), i)).collect();
     let order = match signal_order(&decls, &cxs, &ids) {
         Ok(order) => order,
-        Err((fi, e)) => {
-            errors.push((fi, e));
+        Err(fe) => {
+            errors.push(*fe);
             (0..decls.len()).collect()
         }
     };
@@ -318,7 +318,7 @@ fn signal_order(
     decls: &[Decl<'_, '_>],
     cxs: &[Cx<'_>],
     ids: &HashMap<String, RuleId>,
-) -> Result<Vec<RuleId>, (usize, LoadError)> {
+) -> Result<Vec<RuleId>, Box<(usize, LoadError)>> {
     // Edges: listener → (source, where the signal is named).
     let mut sources: Vec<Vec<(RuleId, usize)>> = vec![Vec::new(); decls.len()];
     for (id, d) in decls.iter().enumerate() {
@@ -361,7 +361,10 @@ fn signal_order(
                             stack[pos..].iter().map(|(n, _)| decls[*n].name.clone()).collect();
                         cycle.push(decls[src].name.clone());
                         let d = &decls[node];
-                        return Err((d.file, cxs[d.file].err(at, LoadErrorKind::SignalCycle(cycle))));
+                        return Err(Box::new((
+                            d.file,
+                            cxs[d.file].err(at, LoadErrorKind::SignalCycle(cycle)),
+                        )));
                     }
                     Colour::Black => {}
                 }
@@ -1019,7 +1022,7 @@ impl<'c, 's, 'a, 'i> RuleCx<'c, 's, 'a, 'i> {
                 return Err(self.err(
                     a.span.start,
                     LoadErrorKind::Missing {
-                        context: format!("{}", a.what),
+                        context: a.what.clone(),
                         what: format!("one of: {}", ACTION_KINDS.join(", ")),
                     },
                 ));

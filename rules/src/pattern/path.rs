@@ -19,7 +19,7 @@
 //! engine matches notification paths against its cache and cannot follow
 //! references there).
 
-use std::{borrow::Cow, fmt, sync::Arc};
+use std::{borrow::Cow, fmt, fmt::Write as _, sync::Arc};
 
 use super::{Captures, PatternError, template::Template};
 
@@ -425,7 +425,9 @@ impl PathPattern {
             }
             match seg {
                 Seg::Name(n) => out.push_str(n),
-                Seg::Number(n) => out.push_str(&n.to_string()),
+                Seg::Number(n) => {
+                    let _ = write!(out, "{n}");
+                }
                 Seg::Wildcard => out.push('*'),
                 Seg::Capture(c) => {
                     let v = vars(c).ok_or_else(|| RenderError::Missing(c.to_string()))?;
@@ -465,7 +467,9 @@ impl PathPattern {
             }
             match seg {
                 Seg::Name(n) => out.push_str(n),
-                Seg::Number(n) => out.push_str(&n.to_string()),
+                Seg::Number(n) => {
+                    let _ = write!(out, "{n}");
+                }
                 Seg::Wildcard | Seg::Capture(_) => out.push('*'),
                 Seg::Search(terms) => {
                     let mut s = String::new();

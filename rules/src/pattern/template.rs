@@ -87,6 +87,11 @@ impl Template {
         Template { parts: if text.is_empty() { Vec::new() } else { vec![Part::Lit(text)] } }
     }
 
+    /// Whether the template is exactly `{name}`.
+    pub(crate) fn is_var(&self, name: &str) -> bool {
+        matches!(self.parts.as_slice(), [Part::Var(n, _)] if n == name)
+    }
+
     /// The parts, in order.
     pub(crate) fn parts(&self) -> &[Part] {
         &self.parts

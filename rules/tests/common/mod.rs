@@ -1,6 +1,6 @@
 //! A test driver for the engine: a controllable clock, notification
 //! builders, and readers for the outputs.
-#![allow(dead_code, unreachable_pub)]
+#![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
 
 use std::{
     collections::BTreeMap,
