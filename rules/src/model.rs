@@ -1,6 +1,6 @@
 //! Rules as the engine runs them: the checked, compiled form of rule files.
 //!
-//! A [`RuleSet`] is immutable once built ([`crate::load`]); the engine swaps
+//! A [`RuleSet`] is immutable once built ([`crate::load()`]); the engine swaps
 //! one for another on reload, so a bad file never leaves half its rules
 //! loaded.
 

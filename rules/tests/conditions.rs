@@ -337,3 +337,46 @@ fn a_primed_value_arms_a_state_rule_but_does_not_fire_an_event_rule() {
     assert_eq!(h.explain("hot").counts.evaluations, 1);
     assert_eq!(fired(&h.advance(10 * MIN)), vec!["alarm"]);
 }
+
+#[test]
+fn a_key_makes_triggers_share_one_instance() {
+    let mut h = H::new(
+        r#"
+[rule.room]
+when = [
+  { value_change = "Device.Motion", agents = "proto::room-{room}" },
+  { value_change = "Device.Door", agents = "proto::door-{room}" },
+]
+key = "{room}"
+cooldown = "1m"
+[[rule.room.then]]
+publish = "activity {room}"
+"#,
+    );
+    assert_eq!(fired(&h.vc("proto::room-4", "Device.Motion", "1")), vec!["activity 4"]);
+    assert!(
+        fired(&h.vc("proto::door-4", "Device.Door", "open")).is_empty(),
+        "same room: same instance, in cooldown"
+    );
+    assert_eq!(fired(&h.vc("proto::door-5", "Device.Door", "open")), vec!["activity 5"]);
+    let keys: Vec<String> = h.explain("room").instances.iter().map(|i| i.key.to_string()).collect();
+    assert_eq!(keys, vec!["4".to_string(), "5".to_string()]);
+}
+
+#[test]
+fn a_disabled_rule_does_nothing() {
+    let mut h = H::new(
+        r#"
+[rule.off]
+enabled = false
+when = { value_change = "Device.X", agents = "proto::a" }
+[[rule.off.then]]
+publish = "x"
+"#,
+    );
+    assert!(fired(&h.vc("proto::a", "Device.X", "1")).is_empty());
+    assert!(h.engine.subscriptions_for("proto::a").0.is_empty(), "nothing to subscribe to");
+    let text = h.explain("off").render(&jiff::tz::TimeZone::UTC);
+    assert!(text.contains("disabled in its file"), "{text}");
+    assert_eq!(h.engine.rule_status(), vec![(std::sync::Arc::from("off"), false)]);
+}

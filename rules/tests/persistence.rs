@@ -196,3 +196,24 @@ fn a_bad_file_is_refused_with_its_position_and_the_old_rules_keep_running() {
     h.vc("proto::room-1", "Device.T", "27");
     assert_eq!(published_names(&h.advance(10 * MIN)), vec!["alarm 1"]);
 }
+
+#[test]
+fn a_reload_that_drops_for_cancels_its_timers() {
+    let mut h = H::new(RULES);
+    h.vc("proto::room-1", "Device.W", "false");
+    h.vc("proto::room-1", "Device.T", "27");
+    assert_eq!(h.deadline(), Some(T0 + 10 * MIN));
+    let without_for = RULES.replace("for = \"10m\"\n", "");
+    h.engine.reload(rules(&without_for), at(h.now));
+    assert_eq!(h.deadline(), None);
+    assert!(publishes(&h.advance(20 * MIN)).is_empty());
+}
+
+#[test]
+fn the_engine_can_move_to_another_thread() {
+    fn send<T: Send + 'static>(_: &T) {}
+    let h = H::new(RULES);
+    send(&h.engine);
+    let store = Store::open(&tempfile::tempdir().unwrap().path().join("s.redb")).unwrap();
+    send(&store);
+}

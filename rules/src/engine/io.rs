@@ -50,7 +50,11 @@ pub enum Input {
         outcome: Outcome,
     },
     /// Parameter values of an Agent obtained some other way (a Get the
-    /// runtime made itself): they refresh the cache.
+    /// runtime made itself): they refresh the cache. Like the engine's own
+    /// priming Get, a value that differs from the cached one is shown to
+    /// rules about a state (`for`, `hysteresis`) — a room already too warm
+    /// at start arms its alarm — but not to event rules (no light switches
+    /// on because the engine restarted).
     Values {
         /// The Agent.
         agent: String,

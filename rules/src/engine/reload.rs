@@ -1,13 +1,14 @@
 //! Swapping in a new rule set without losing what the old one knew.
 //!
-//! The caller loads and checks the new files first ([`crate::load`]); a bad
+//! The caller loads and checks the new files first ([`crate::load()`]); a bad
 //! file never reaches the engine, so the old rules keep running. On a good
 //! reload:
 //!
 //! * rules that still exist (by name) keep their instances — latches,
-//!   for-duration and debounce timers with their deadlines, cooldowns — their
-//!   rate-limit windows, traces and counters; a stopped rule is restarted
-//!   (reloading is how an operator re-arms it after fixing it);
+//!   for-duration and debounce timers with their deadlines (unless the new
+//!   definition dropped `for` / `debounce`), cooldowns — their rate-limit
+//!   windows, traces and counters; a stopped rule is restarted (reloading is
+//!   how an operator re-arms it after fixing it);
 //! * sequences under way continue with the steps they started with;
 //! * rules that are gone lose their state, timers and sequences;
 //! * schedules are re-armed, Agent indexes rebuilt, and Agents whose needed
@@ -39,6 +40,17 @@ impl Engine {
                     st.stopped = None;
                     st.fuse = (0, 0);
                     for inst in st.instances.values_mut() {
+                        // Timers the new definition no longer has go.
+                        if rule.hold.is_none() {
+                            if let Some(t) = inst.hold.take() {
+                                self.timers.cancel(t);
+                            }
+                        }
+                        if rule.debounce.is_none() {
+                            if let Some(t) = inst.debounce.take() {
+                                self.timers.cancel(t);
+                            }
+                        }
                         if inst.ctx.as_ref().is_some_and(|c| c.trigger >= rule.triggers.len()) {
                             inst.ctx = None;
                             if let Some(t) = inst.hold.take() {

@@ -223,7 +223,33 @@ impl fmt::Display for AgentPattern {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
+
+    proptest! {
+        #[test]
+        fn any_pattern_and_id_match_or_not_cleanly(pattern in "\\PC{0,30}", id in "\\PC{0,40}") {
+            if let Ok(p) = AgentPattern::parse(&pattern) {
+                let mut caps = Captures::new();
+                if p.matches(&id, &mut caps) {
+                    // Captures are pieces of the id.
+                    for (_, v) in &caps {
+                        prop_assert!(id.contains(&**v));
+                    }
+                }
+            }
+        }
+
+        #[test]
+        fn globs_match_what_they_describe(prefix in "[a-z]{1,5}", mid in "[a-z0-9-]{0,8}", suffix in "[a-z]{0,4}") {
+            let p = AgentPattern::parse(&format!("proto::{prefix}{{x}}{suffix}")).unwrap();
+            let id = format!("proto::{prefix}{mid}z{suffix}");
+            let mut caps = Captures::new();
+            prop_assert!(p.matches(&id, &mut caps));
+            prop_assert_eq!(caps.len(), 1);
+        }
+    }
 
     fn caps_of(p: &str, id: &str) -> Option<Vec<(String, String)>> {
         let mut caps = Captures::new();

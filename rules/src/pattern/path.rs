@@ -651,7 +651,34 @@ impl fmt::Display for PathPattern {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
+
+    proptest! {
+        #[test]
+        fn any_pattern_text_parses_or_fails_cleanly(text in "Device\\.[A-Za-z0-9.{}\\[\\]\"=<>&!~*()_+#-]{0,60}") {
+            if let Ok(p) = PathPattern::parse(&text) {
+                // What parses can be filled in and matched without panicking,
+                // and its reference is itself a valid pattern.
+                let vars = |_: &str| -> Option<Cow<'static, str>> { Some(Cow::Borrowed("7")) };
+                let _ = p.render(&vars);
+                let r = p.reference(&vars);
+                prop_assert!(PathPattern::parse(&r).is_ok(), "{} → {}", text, r);
+                let mut caps = Captures::new();
+                let _ = p.match_param(&text, &mut caps, &mut |_, _| true);
+                let _ = p.match_instance(&text, &mut caps, &mut |_, _| true);
+            }
+        }
+
+        #[test]
+        fn any_concrete_path_matches_or_not_cleanly(path in "\\PC{0,60}") {
+            let p = PathPattern::parse(r#"Device.Node.{n}.IoTCapability.[Name=="x"].Value"#).unwrap();
+            let mut caps = Captures::new();
+            let _ = p.match_param(&path, &mut caps, &mut |_, _| true);
+            let _ = p.match_object(&path, &mut caps, &mut |_, _| false);
+        }
+    }
 
     fn p(s: &str) -> PathPattern {
         PathPattern::parse(s).unwrap_or_else(|e| panic!("{s}: {e}"))
