@@ -60,6 +60,9 @@ fn codec(c: &mut Criterion) {
                 black_box(record.msg().expect("msg"))
             })
         });
+        g.bench_function("decode record+msg, borrowed header (usp-proto)", |b| {
+            b.iter(|| black_box(limits.decode_msg_record(black_box(&bytes)).expect("record")))
+        });
         g.bench_function("decode record+msg (baseline: prost-reflect)", |b| {
             b.iter(|| {
                 let record =
