@@ -23,7 +23,7 @@ use usp_endpoint::{
     controller::{ClientConfig, ConnectedMtp, Controller, ControllerClient, Incoming, Notifications},
     mtp::{
         Link, LinkError, RecordSender, SessionStatus,
-        mqtt::{MqttClient, MqttConfig, MqttError, MqttSender, Role},
+        mqtt::{MqttClient, MqttConfig, MqttError, MqttSender, Role, VersionMismatch},
         retry::RetryPolicy,
     },
 };
@@ -437,6 +437,143 @@ async fn connecting_to_nothing_fails_the_first_attempt() {
             ..config(CTRL, Role::Controller, MqttVersion::V5, port)
         };
         assert!(matches!(MqttClient::connect(bad).await, Err(MqttError::Config(_))));
+    })
+    .await;
+}
+
+/// A raw MQTT 5 client publishing a Record the way the test chooses.
+async fn raw_v5(port: u16, name: &str) -> rumqttc::v5::AsyncClient {
+    use rumqttc::v5::{AsyncClient, MqttOptions};
+    let (raw, mut eventloop) = AsyncClient::new(MqttOptions::new(name, "127.0.0.1", port), 16);
+    tokio::spawn(async move { while eventloop.poll().await.is_ok() {} });
+    raw
+}
+
+async fn publish_raw(
+    raw: &rumqttc::v5::AsyncClient,
+    topic: &str,
+    response_topic: Option<&str>,
+    record: Bytes,
+) {
+    use rumqttc::v5::mqttbytes::{QoS, v5::PublishProperties};
+    let props = PublishProperties {
+        content_type: Some("usp.msg".into()),
+        response_topic: response_topic.map(str::to_owned),
+        ..Default::default()
+    };
+    raw.publish_bytes_with_properties(topic, QoS::AtLeastOnce, false, record, props).await.unwrap();
+}
+
+fn get_record(from: &str, msg_id: &str) -> Bytes {
+    let get = usp_proto::usp::Get { param_paths: vec!["Device.".into()], max_depth: 0 };
+    Record::no_session_context_msg(AGENT, from, &Msg::request(msg_id, get)).encode_to_bytes()
+}
+
+fn refusing(c: MqttConfig) -> MqttConfig {
+    MqttConfig { version_mismatch: VersionMismatch::Refuse, ..c }
+}
+
+#[tokio::test]
+async fn refuse_a_v311_agent_answers_a_suffixless_request_with_an_error_and_ceases_until_fixed() {
+    bounded(async {
+        let broker = Mosquitto::start().await;
+        let mut wire = spy(broker.port, "usp/controller/#").await;
+        let cfg = refusing(
+            config(AGENT, Role::Agent, MqttVersion::V311, broker.port)
+                .with_peer(CTRL, "usp/controller/self::rules"),
+        );
+        let (_agent, Link { sender, mut incoming }) = MqttClient::connect(cfg).await.unwrap();
+        let (topic, ..) = wire.recv().await.unwrap();
+        assert_eq!(
+            topic, "usp/controller/self::rules/reply-to=usp%2Fagent%2Fproto::room101",
+            "its MQTTConnect"
+        );
+
+        // An MQTT 5 controller's Get reaches the 3.1.1 agent without a
+        // `/reply-to=` (its Response Topic is invisible to 3.1.1): mismatch,
+        // and the controller's topic is configured, so R-MQTT.26a applies.
+        let raw = raw_v5(broker.port, "raw-ctrl").await;
+        publish_raw(
+            &raw,
+            "usp/agent/proto::room101",
+            Some("usp/controller/self::rules"),
+            get_record(CTRL, "g-1"),
+        )
+        .await;
+        let (topic, _, _, payload) = wire.recv().await.unwrap();
+        assert_eq!(topic, "usp/controller/self::rules/reply-to=usp%2Fagent%2Fproto::room101");
+        let answer = usp_proto::decode::Limits::default().decode_record(payload).unwrap();
+        assert_eq!((answer.to_id.as_str(), answer.from_id.as_str()), (CTRL, AGENT));
+        let msg = answer.msg().unwrap();
+        let error = msg.as_error().expect("an Error answers the mismatched request");
+        assert_eq!((msg.msg_id(), error.err_code), ("g-1", 7100));
+        assert!(error.err_msg.contains("MQTT version mismatch"), "{}", error.err_msg);
+        // Dropped before the Error was published, so never delivered.
+        assert!(incoming.try_recv().is_err(), "the mismatched request was not delivered");
+        let notify = Record::no_session_context_msg(
+            CTRL,
+            AGENT,
+            &Msg::request("n-1", Notify::value_change("s", true, "Device.X", "1")),
+        );
+        assert_eq!(
+            sender.send(CTRL, notify.encode_to_bytes()).await,
+            Err(LinkError::VersionMismatch(CTRL.into())),
+            "communication with the controller ceased"
+        );
+
+        // A sender whose topic is not known is not covered by the rule: its
+        // record is delivered as before.
+        publish_raw(&raw, "usp/agent/proto::room101", Some("x/y"), get_record("proto::stranger", "s-1"))
+            .await;
+        let delivered =
+            usp_proto::decode::Limits::default().decode_record(incoming.recv().await.unwrap()).unwrap();
+        assert_eq!(delivered.from_id, "proto::stranger");
+
+        // The controller fixes it: it now sends the 3.1.1 way.
+        let fixed_topic = "usp/agent/proto::room101/reply-to=usp%2Fcontroller%2Fself::rules";
+        publish_raw(&raw, fixed_topic, None, get_record(CTRL, "g-2")).await;
+        let delivered =
+            usp_proto::decode::Limits::default().decode_record(incoming.recv().await.unwrap()).unwrap();
+        assert_eq!(delivered.msg().unwrap().msg_id(), "g-2");
+        assert_eq!(sender.send(CTRL, notify.encode_to_bytes()).await, Ok(()), "communication resumed");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn refuse_a_v5_controller_ceases_with_an_agent_that_announces_mqtt_3_1_1() {
+    bounded(async {
+        let broker = Mosquitto::start().await;
+        let mut wire = spy(broker.port, "usp/controller/#").await;
+        let cfg = refusing(config(CTRL, Role::Controller, MqttVersion::V5, broker.port));
+        let (_ctrl, Link { sender, mut incoming }) = MqttClient::connect(cfg).await.unwrap();
+        let with_ctrl = |c: MqttConfig| c.with_peer(CTRL, "usp/controller/self::rules");
+
+        let old_agent = agent(MqttVersion::V311, broker.port, with_ctrl).await;
+        let (_, _, _, connect) = wire.recv().await.unwrap();
+        assert_eq!(usp_proto::view::RecordView::parse(&connect).unwrap().from_id, AGENT);
+        // A marker from a matching MQTT 5 peer, published after mosquitto
+        // handled the agent's MQTTConnect, so delivered to the controller
+        // after it: the first record the controller hands over is the
+        // marker, because the MQTTConnect was refused.
+        let raw = raw_v5(broker.port, "marker").await;
+        let marker = Record::websocket_connect(CTRL, "proto::marker").encode_to_bytes();
+        publish_raw(&raw, "usp/controller/self::rules", Some("usp/agent/proto::marker"), marker.clone()).await;
+        assert_eq!(incoming.recv().await.unwrap(), marker, "the 3.1.1 MQTTConnect was not delivered");
+        let get = get_record(CTRL, "g-1");
+        assert_eq!(sender.send(AGENT, get.clone()).await, Err(LinkError::VersionMismatch(AGENT.into())));
+        old_agent.mqtt.shutdown(Duration::from_secs(5)).await;
+
+        // The agent comes back speaking MQTT 5: its MQTTConnect shows our
+        // version, so communication resumes.
+        let _new_agent = agent(MqttVersion::V5, broker.port, with_ctrl).await;
+        let connect = usp_proto::decode::Limits::default().decode_record(incoming.recv().await.unwrap()).unwrap();
+        assert_eq!(connect.from_id, AGENT);
+        assert!(matches!(
+            connect.record_type,
+            Some(usp_proto::usp_record::record::RecordType::MqttConnect(ref c)) if c.version == MqttVersion::V5 as i32
+        ));
+        assert_eq!(sender.send(AGENT, get).await, Ok(()));
     })
     .await;
 }

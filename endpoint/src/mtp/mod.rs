@@ -15,6 +15,11 @@
 //! an MTP reads inside a Record is its head (`from_id` and connect records,
 //! through the zero-copy [`usp_proto::view::RecordView`]), to learn where a
 //! peer can be reached.
+//!
+//! [`tls`] holds what the MQTT and WebSocket clients share for `mqtts` and
+//! `wss` (trust roots, client identity, handshake failure classification),
+//! and the loaders of TLS material (PEM files → rustls types) and the
+//! server configuration builder that TLS listeners reuse.
 
 use std::future::Future;
 
@@ -24,6 +29,7 @@ use tokio::sync::mpsc;
 pub mod link;
 pub mod mqtt;
 pub mod retry;
+pub mod tls;
 pub mod websocket;
 
 /// Which kind of USP endpoint uses an MTP client. It picks the default
@@ -77,6 +83,10 @@ pub enum LinkError {
     /// The MTP client refused the Record (for MQTT: an invalid topic).
     #[error("the MTP refused the record: {0}")]
     Refused(String),
+    /// Communication with this peer has ceased after an MQTT version
+    /// mismatch (R-MQTT.26a), until the peer shows our version.
+    #[error("MQTT version mismatch with {0}: communication ceased (R-MQTT.26a)")]
+    VersionMismatch(String),
 }
 
 /// The sending half of a link.

@@ -1,12 +1,16 @@
 //! Configuration of the MQTT client MTP, mapped to the TR-181 parameters it
 //! stands for.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use usp_proto::{EndpointId, usp_record::mqtt_connect_record::MqttVersion};
 
 use super::topic;
-use crate::mtp::{Role, retry::RetryPolicy};
+use crate::mtp::{
+    Role,
+    retry::RetryPolicy,
+    tls::{TlsConfig, TlsError},
+};
 
 /// A peer endpoint and the topic it is reached at.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,6 +78,56 @@ pub struct MqttConfig {
     /// How many peers learned from received Records are remembered
     /// (configured peers do not count). Default 65 536.
     pub max_learned_peers: usize,
+    /// `TransportProtocol = TLS`: connect over TLS (`mqtts`, usually port
+    /// 8883) with these settings. `None` (default): plain TCP, which
+    /// TR-369 allows only inside one network (R-MTP.0).
+    pub tls: Option<TlsConfig>,
+    /// What to do when a peer uses the other MQTT version (R-MQTT.26a).
+    /// Default [`VersionMismatch::Tolerate`].
+    pub version_mismatch: VersionMismatch,
+}
+
+/// What the client does about an MQTT version mismatch (TR-369
+/// R-MQTT.26a; mtp-mqtt.md §4.5).
+///
+/// A mismatch is evidence that a peer uses the other MQTT version than we
+/// do: the `version` of its MQTTConnect Record, or how a PUBLISH from it
+/// carries its reply-to topic — a Response Topic property means MQTT 5, a
+/// `/reply-to=` suffix without one means 3.1.1, and (seen by a 3.1.1 client)
+/// a PUBLISH with no reply-to at all means an MQTT 5 sender whose Response
+/// Topic was lost on the way. TR-369 names the MQTTConnect Record and the
+/// suffix-less 3.1.1 PUBLISH; the suffix-only PUBLISH seen by an MQTT 5
+/// client is the same situation seen from the other side, so it counts too.
+///
+/// The rule exists because each version's reply-to mechanism is invisible
+/// to the other: a 3.1.1 client cannot read a Response Topic and cannot
+/// send one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum VersionMismatch {
+    /// Keep delivering (the default): this client reads a reply-to in
+    /// either form — a Response Topic, or a `/reply-to=` suffix even as an
+    /// MQTT 5 client — and a 3.1.1 client answers a suffix-less PUBLISH on
+    /// the sender's learned, configured or default topic, so exchanges
+    /// between the versions work on a server that serves both (as
+    /// mosquitto does). Mismatches are only logged (at debug level).
+    /// This departs from the letter of R-MQTT.26a (which asks to stop) in
+    /// favour of what the rule protects: that answers reach their
+    /// requester.
+    #[default]
+    Tolerate,
+    /// R-MQTT.26a as written: when a Record shows a mismatch and its
+    /// sender's reply-to topic is known (announced in the MQTTConnect
+    /// Record, carried by the PUBLISH, learned earlier or configured), the
+    /// Record is not delivered; if it is a Request to us (the R-MTP.5
+    /// conditions), an Error (7100, "MQTT version mismatch") is published
+    /// to that topic; and communication with the sender ceases — its
+    /// further Records are dropped and sending to it fails with
+    /// [`LinkError::VersionMismatch`](crate::mtp::LinkError::VersionMismatch)
+    /// — until a Record from it shows our version (an MQTTConnect Record
+    /// with our version, or a PUBLISH carrying its reply-to our way). A
+    /// mismatched Record whose sender's topic is unknown is delivered as
+    /// before: the rule does not cover it.
+    Refuse,
 }
 
 /// Why an [`MqttConfig`] cannot be used.
@@ -94,6 +148,9 @@ pub enum ConfigError {
     /// A subscription filter is empty or malformed.
     #[error("{0:?} is not a valid topic filter")]
     Filter(String),
+    /// The TLS material cannot be loaded or used.
+    #[error("TLS: {0}")]
+    Tls(#[from] TlsError),
 }
 
 impl MqttConfig {
@@ -119,7 +176,15 @@ impl MqttConfig {
             incoming_capacity: 1024,
             connect_timeout: Duration::from_secs(5),
             max_learned_peers: 65536,
+            tls: None,
+            version_mismatch: VersionMismatch::Tolerate,
         }
+    }
+
+    /// The same configuration over TLS.
+    pub fn with_tls(mut self, tls: TlsConfig) -> MqttConfig {
+        self.tls = Some(tls);
+        self
     }
 
     /// The same configuration with another MQTT version.
@@ -135,8 +200,14 @@ impl MqttConfig {
     }
 
     /// Checks everything a connection would otherwise fail (or panic, in
-    /// rumqttc's option setters) on.
+    /// rumqttc's option setters) on, including that the TLS material loads
+    /// and fits together.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        self.prepare().map(drop)
+    }
+
+    /// Validates, and builds the TLS client configuration if TLS is on.
+    pub(crate) fn prepare(&self) -> Result<Option<Arc<rustls::ClientConfig>>, ConfigError> {
         EndpointId::parse(&self.endpoint_id)?;
         let ka = self.keep_alive;
         let ka_ok = match self.version {
@@ -161,7 +232,7 @@ impl MqttConfig {
         for p in &self.peers {
             EndpointId::parse(&p.endpoint_id)?;
         }
-        Ok(())
+        Ok(self.tls.as_ref().map(TlsConfig::client_config).transpose()?)
     }
 
     /// The reply-to topic used when the server tells none.

@@ -26,6 +26,9 @@
 //!   its `from_id` (see `peers.rs`), so a response goes to the topic its request
 //!   came with (R-MQTT.25/26). A payload that is not a protobuf Record is
 //!   dropped silently (§7: the core answers nothing it cannot read).
+//! * Version mismatch (R-MQTT.26a): what follows when a Record shows that
+//!   its sender uses the other MQTT version is
+//!   [`MqttConfig::version_mismatch`] (see [`VersionMismatch`]).
 //! * An Agent sends an MQTTConnect Record to each configured peer after
 //!   every (re)connection, once subscribed (R-MTP.6), and a
 //!   DisconnectRecord to them on [`MqttClient::shutdown`] (R-MTP.7), then
@@ -36,12 +39,17 @@
 //!   `ConnectRetryMaxInterval`; R-MQTT.10 / R-MQTT.33) and resets the count
 //!   once a session is up. A CONNACK with an error code counts as a failed
 //!   attempt.
+//! * TLS ([`MqttConfig::tls`], R-MQTT.48): rumqttc's rustls transport with
+//!   the configuration [`crate::mtp::tls`] builds (once, when the client
+//!   starts); the server name checked is [`MqttConfig::host`]. A failed
+//!   handshake is reported as [`MqttError::Tls`] by
+//!   [`MqttClient::connect`], and in the retry status.
 //! * TCP_NODELAY is set on the socket through rumqttc's
-//!   `NetworkOptions::set_tcp_nodelay` (applied before `connect` in
-//!   rumqttc 0.25's `socket_connect`).
+//!   `NetworkOptions::set_tcp_nodelay`, applied in rumqttc 0.25's
+//!   `socket_connect` to the TCP socket before it connects — the socket the
+//!   TLS session then runs on, so plain and TLS connections both have it.
 //!
-//! Not done here: TLS (`mqtts`; rumqttc's rustls transport is not enabled
-//! in this crate yet) and MQTT over WebSocket.
+//! Not done here: MQTT over WebSocket.
 
 mod config;
 mod peers;
@@ -67,10 +75,10 @@ use tokio::{
 use usp_proto::{ErrCode, Record, usp_record::mqtt_connect_record::MqttVersion};
 
 pub use super::Role;
-pub use config::{ConfigError, MqttConfig, Peer};
+pub use config::{ConfigError, MqttConfig, Peer, VersionMismatch};
 
-use super::{Link, LinkError, RecordSender, SessionStatus};
-use usp_proto::view::RecordView;
+use super::{Link, LinkError, RecordSender, SessionStatus, tls::TlsFailure};
+use usp_proto::{EndpointId, view::RecordView};
 
 /// The Content Type of a USP Record (R-MQTT.27).
 pub const CONTENT_TYPE: &str = "usp.msg";
@@ -96,6 +104,9 @@ pub enum MqttError {
     /// SUBSCRIBE refused ...).
     #[error("could not connect to the MQTT server: {0}")]
     Connect(String),
+    /// The first connection attempt failed in the TLS handshake.
+    #[error("could not connect to the MQTT server: {0}")]
+    Tls(TlsFailure),
     /// The client was shut down.
     #[error("the MQTT client is closed")]
     Closed,
@@ -111,6 +122,8 @@ enum Client {
 /// State shared by the driver task, the senders and the control handle.
 struct Shared {
     config: MqttConfig,
+    /// The rustls configuration when TLS is on, built once at start.
+    tls: Option<Arc<rustls::ClientConfig>>,
     state: Mutex<State>,
     status: watch::Sender<SessionStatus>,
     incoming: mpsc::Sender<Bytes>,
@@ -132,6 +145,71 @@ struct State {
     max_packet: Option<usize>,
     peers: peers::Peers,
     sessions: u64,
+    /// The TLS failure of the last failed attempt, if it was one.
+    last_tls_failure: Option<TlsFailure>,
+}
+
+/// How a received PUBLISH carried its sender's reply-to topic.
+#[derive(Debug)]
+enum ReplyTo<'a> {
+    /// The MQTT 5 Response Topic property.
+    Property(&'a str),
+    /// A `/reply-to=` suffix of the topic, without a Response Topic: how a
+    /// 3.1.1 sender's PUBLISH looks.
+    Suffix(Cow<'a, str>),
+    /// Neither.
+    Missing,
+}
+
+impl ReplyTo<'_> {
+    fn topic(&self) -> Option<&str> {
+        match self {
+            ReplyTo::Property(t) => Some(t),
+            ReplyTo::Suffix(t) => Some(t),
+            ReplyTo::Missing => None,
+        }
+    }
+
+    /// The MQTT version the sender evidently used (see
+    /// [`VersionMismatch`]); a PUBLISH without any reply-to shows MQTT 5
+    /// only to a 3.1.1 receiver (the property was lost on the way).
+    fn version(&self, own: MqttVersion) -> Option<MqttVersion> {
+        match self {
+            ReplyTo::Property(_) => Some(MqttVersion::V5),
+            ReplyTo::Suffix(_) => Some(MqttVersion::V311),
+            ReplyTo::Missing => (own == MqttVersion::V311).then_some(MqttVersion::V5),
+        }
+    }
+}
+
+/// What [`Shared::deliver`] does with a Record, version-wise.
+enum Admission {
+    /// Hand it to the application.
+    Deliver,
+    /// Drop it: communication with its sender has ceased.
+    Drop,
+    /// Drop it, and answer a Request with an Error on this full topic.
+    Refuse {
+        /// Where the Error goes.
+        topic: String,
+        /// The version the sender showed.
+        shown: MqttVersion,
+    },
+}
+
+/// The `record_type` field number of an MQTTConnect Record.
+const MQTT_CONNECT_RECORD: u32 = 10;
+
+impl State {
+    /// The full topic to publish a Record for `to` on: its topic, with our
+    /// `/reply-to=` suffix when we speak 3.1.1 (R-MQTT.24).
+    fn target(&self, to: &str, version: MqttVersion) -> String {
+        let topic = self.peers.topic(to);
+        match version {
+            MqttVersion::V311 => topic + self.reply_suffix.as_str(),
+            MqttVersion::V5 => topic,
+        }
+    }
 }
 
 impl Shared {
@@ -152,6 +230,7 @@ impl Shared {
         st.max_packet = max_packet.map(|m| m as usize);
         st.up = true;
         st.sessions += 1;
+        st.last_tls_failure = None;
         drop(st);
         self.set_status(SessionStatus::Connected);
     }
@@ -160,9 +239,20 @@ impl Shared {
         self.lock().up = false;
     }
 
+    /// Describes a failed connection attempt (or lost session) for the
+    /// status, and remembers a TLS failure for [`MqttClient::connect`].
+    fn connection_failed(&self, error: &(dyn std::error::Error + 'static)) -> String {
+        let peer = format!("{}:{}", self.config.host, self.config.port);
+        let tls = TlsFailure::find(&peer, error);
+        let text = tls.as_ref().map_or_else(|| error.to_string(), ToString::to_string);
+        self.lock().last_tls_failure = tls;
+        text
+    }
+
     /// The MQTTConnect Records an Agent sends after connecting: one per
-    /// configured peer, with the topic to publish it to.
-    fn connect_records(&self, version: MqttVersion) -> Vec<(String, Bytes)> {
+    /// configured peer (not one we ceased talking to), with the full topic
+    /// to publish it to.
+    fn connect_records(&self) -> Vec<(String, Bytes)> {
         if self.config.role != Role::Agent {
             return Vec::new();
         }
@@ -170,42 +260,140 @@ impl Shared {
         self.config
             .peers
             .iter()
+            .filter(|p| !st.peers.is_refused(&p.endpoint_id))
             .map(|p| {
                 let record = Record::mqtt_connect(
                     p.endpoint_id.as_str(),
                     self.config.endpoint_id.as_str(),
-                    version,
+                    self.config.version,
                     st.reply_topic.as_str(),
                 );
-                (st.peers.topic(&p.endpoint_id), record.encode_to_bytes())
+                (st.target(&p.endpoint_id, self.config.version), record.encode_to_bytes())
             })
             .collect()
     }
 
     /// Hands a received payload to the application, learning where its
-    /// sender answers.
-    fn deliver(&self, payload: Bytes, reply_to: Option<Cow<'_, str>>) {
+    /// sender answers and which MQTT version it uses. Returns a Record to
+    /// publish in answer, with its full topic: the Error of a refused
+    /// version mismatch (see [`VersionMismatch::Refuse`]).
+    fn deliver(&self, payload: Bytes, reply_to: ReplyTo<'_>) -> Option<(String, Bytes)> {
         if payload.len() > self.config.max_record_size {
             tracing::debug!(size = payload.len(), "oversized record dropped");
-            return;
+            return None;
         }
         let head = match RecordView::parse(&payload) {
             Ok(head) => head,
             Err(error) => {
                 tracing::debug!(%error, "payload is not a USP record, dropped");
-                return;
+                return None;
             }
         };
-        if !head.from_id.is_empty() {
-            let from = head.from_id;
-            let reached_at = reply_to.as_deref().or(head.mqtt_subscribed_topic);
-            if let Some(t) = reached_at {
-                self.lock().peers.learn(from, t);
+        let own = self.config.version;
+        let shown = if head.record_type == MQTT_CONNECT_RECORD {
+            mqtt_connect_version(&payload)
+        } else {
+            reply_to.version(own)
+        };
+        let from = head.from_id;
+        if !from.is_empty() {
+            let mut st = self.lock();
+            if let Some(t) = reply_to.topic().or(head.mqtt_subscribed_topic) {
+                st.peers.learn(from, t);
+            }
+            match self.admit(&mut st, from, shown) {
+                Admission::Deliver => {}
+                Admission::Drop => return None,
+                Admission::Refuse { topic, shown } => {
+                    drop(st);
+                    return self.mismatch_error(&head, shown).map(|record| (topic, record));
+                }
             }
         }
         if let Err(error) = self.incoming.try_send(payload) {
             tracing::warn!(%error, "incoming record queue full or closed, record dropped");
         }
+        None
+    }
+
+    /// Whether a Record from `from`, which evidently uses `shown`, is
+    /// delivered (R-MQTT.26a; see [`VersionMismatch`]). Called after what
+    /// the Record says about its sender's topic was learned.
+    fn admit(&self, st: &mut State, from: &str, shown: Option<MqttVersion>) -> Admission {
+        let own = self.config.version;
+        let mismatch = shown.filter(|v| *v != own);
+        if mismatch.is_some() {
+            tracing::debug!(%from, ?own, ?shown, "MQTT version mismatch (R-MQTT.26a)");
+        }
+        if self.config.version_mismatch == VersionMismatch::Tolerate {
+            return Admission::Deliver;
+        }
+        if let Some(shown) = mismatch {
+            let Some(topic) = st.peers.known_topic(from) else {
+                // The rule covers only senders whose topic is known.
+                return Admission::Deliver;
+            };
+            let topic = match own {
+                MqttVersion::V311 => format!("{topic}{}", st.reply_suffix),
+                MqttVersion::V5 => topic.to_owned(),
+            };
+            if !st.peers.is_refused(from) {
+                tracing::warn!(%from, ?own, ?shown, "MQTT version mismatch: communication ceased (R-MQTT.26a)");
+                st.peers.set_refused(from, true);
+            }
+            Admission::Refuse { topic, shown }
+        } else if shown.is_some() {
+            // The sender shows our version: whatever it had wrong is fixed.
+            st.peers.set_refused(from, false);
+            Admission::Deliver
+        } else if st.peers.is_refused(from) {
+            tracing::debug!(%from, "record from a peer with a version mismatch dropped");
+            Admission::Drop
+        } else {
+            Admission::Deliver
+        }
+    }
+
+    /// The Error Record answering a mismatched Record, when R-MTP.5 asks
+    /// for one: a Request, to us, from a valid Endpoint ID, with a msg_id.
+    /// Code 7100 ("cannot be extracted for processing" is how TR-369's MQTT
+    /// error handling section, which R-MQTT.26a points to, words it).
+    fn mismatch_error(&self, head: &RecordView<'_>, shown: MqttVersion) -> Option<Bytes> {
+        let own_id = self.config.endpoint_id.as_str();
+        if head.to_id != own_id || EndpointId::parse(head.from_id).is_err() {
+            return None;
+        }
+        let msg = usp_proto::decode::Limits::default().decode_msg(head.payload?).ok()?;
+        if !msg.is_request() || msg.msg_id().is_empty() {
+            return None;
+        }
+        let text = format!(
+            "MQTT version mismatch (R-MQTT.26a): this endpoint uses MQTT {}, the record came as MQTT {}",
+            version_name(self.config.version),
+            version_name(shown)
+        );
+        let error = usp_proto::usp::Error::new(ErrCode::RECORD_NOT_PARSED, text);
+        let answer =
+            Record::no_session_context_msg(head.from_id, own_id, &usp_proto::Msg::error(msg.msg_id(), error));
+        Some(answer.encode_to_bytes())
+    }
+}
+
+/// The `version` of an MQTTConnect Record (absent means 3.1.1, proto3's
+/// zero); `None` if it does not decode.
+fn mqtt_connect_version(payload: &Bytes) -> Option<MqttVersion> {
+    use usp_proto::usp_record::record::RecordType;
+    let record = usp_proto::decode::Limits::default().decode_record(payload.clone()).ok()?;
+    match record.record_type? {
+        RecordType::MqttConnect(connect) => MqttVersion::try_from(connect.version).ok(),
+        _ => None,
+    }
+}
+
+fn version_name(version: MqttVersion) -> &'static str {
+    match version {
+        MqttVersion::V5 => "5",
+        MqttVersion::V311 => "3.1.1",
     }
 }
 
@@ -226,7 +414,9 @@ impl RecordSender for MqttSender {
     /// Publishes the Record to the topic `to` is reached at, with our
     /// reply-to topic. Fails with [`LinkError::NotConnected`] while the
     /// session is down (nothing is queued for a later session: a request
-    /// sent into an outage should fail now, not arrive late).
+    /// sent into an outage should fail now, not arrive late), and with
+    /// [`LinkError::VersionMismatch`] while communication with `to` has
+    /// ceased (R-MQTT.26a).
     async fn send(&self, to: &str, record: Bytes) -> Result<(), LinkError> {
         let (topic, reply, qos) = {
             let st = self.shared.lock();
@@ -237,10 +427,13 @@ impl RecordSender for MqttSender {
             if record.len() > max {
                 return Err(LinkError::TooLarge { size: record.len(), max });
             }
-            let topic = st.peers.topic(to);
-            // The reply-to travels as a property (5) or an escaped suffix
-            // (3.1.1, up to three times longer).
-            let overhead = HEADER_ALLOWANCE + topic.len() + st.reply_topic.len() * 3;
+            if st.peers.is_refused(to) {
+                return Err(LinkError::VersionMismatch(to.to_owned()));
+            }
+            let topic = st.target(to, self.shared.config.version);
+            // The reply-to travels as a property (5) and/or an escaped
+            // suffix (already in `topic`).
+            let overhead = HEADER_ALLOWANCE + topic.len() + st.reply_topic.len();
             if let Some(max_packet) = st.max_packet {
                 if record.len() + overhead > max_packet {
                     return Err(LinkError::TooLarge {
@@ -249,10 +442,7 @@ impl RecordSender for MqttSender {
                     });
                 }
             }
-            match self.client {
-                Client::V5(_) => (topic, st.reply_topic.clone(), st.qos),
-                Client::V311(_) => (topic + st.reply_suffix.as_str(), String::new(), st.qos),
-            }
+            (topic, st.reply_topic.clone(), st.qos)
         };
         match &self.client {
             Client::V5(c) => {
@@ -304,7 +494,7 @@ impl MqttClient {
     /// runtime). It connects, and reconnects after failures, on its own;
     /// see [`MqttClient::wait_connected`].
     pub fn start(config: MqttConfig) -> Result<(MqttClient, Link<MqttSender>), ConfigError> {
-        config.validate()?;
+        let tls = config.prepare()?;
         let (incoming_tx, incoming_rx) = mpsc::channel(config.incoming_capacity.max(1));
         let (status_tx, status_rx) = watch::channel(SessionStatus::Connecting);
         let configured_reply = config.configured_reply_topic();
@@ -322,10 +512,12 @@ impl MqttClient {
             max_packet: None,
             peers: peers::Peers::new(config.role, &config.peers, config.max_learned_peers),
             sessions: 0,
+            last_tls_failure: None,
         };
         let version = config.version;
         let shared = Arc::new(Shared {
             config,
+            tls,
             state: Mutex::new(state),
             status: status_tx,
             incoming: incoming_tx,
@@ -349,7 +541,8 @@ impl MqttClient {
 
     /// Starts the client and waits for its first session: `Ok` once
     /// connected and subscribed, `Err` if the first attempt fails (the
-    /// client is then shut down).
+    /// client is then shut down) — [`MqttError::Tls`] if it failed in the
+    /// TLS handshake.
     pub async fn connect(config: MqttConfig) -> Result<(MqttClient, Link<MqttSender>), MqttError> {
         let (client, link) = MqttClient::start(config)?;
         let mut status = client.status.clone();
@@ -360,7 +553,10 @@ impl MqttClient {
             .unwrap_or(SessionStatus::Closed);
         match outcome {
             SessionStatus::Connected => Ok((client, link)),
-            SessionStatus::Retrying { error, .. } => Err(MqttError::Connect(error)),
+            SessionStatus::Retrying { error, .. } => match client.shared.lock().last_tls_failure.clone() {
+                Some(tls) => Err(MqttError::Tls(tls)),
+                None => Err(MqttError::Connect(error)),
+            },
             SessionStatus::Closed | SessionStatus::Connecting => Err(MqttError::Closed),
         }
     }
@@ -487,6 +683,30 @@ fn is_usp_content_type(content_type: Option<&str>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_reply_to_form_shows_the_senders_version() {
+        use MqttVersion::{V5, V311};
+        assert_eq!(ReplyTo::Property("t").version(V5), Some(V5));
+        assert_eq!(ReplyTo::Property("t").version(V311), Some(V5));
+        assert_eq!(ReplyTo::Suffix(Cow::Borrowed("t")).version(V5), Some(V311));
+        assert_eq!(ReplyTo::Suffix(Cow::Borrowed("t")).version(V311), Some(V311));
+        assert_eq!(ReplyTo::Missing.version(V311), Some(V5), "a Response Topic lost on the way to 3.1.1");
+        assert_eq!(ReplyTo::Missing.version(V5), None, "an MQTT 5 sender that broke R-MQTT.22 shows nothing");
+        assert_eq!(ReplyTo::Suffix(Cow::Borrowed("a/b")).topic(), Some("a/b"));
+        assert_eq!(ReplyTo::Missing.topic(), None);
+    }
+
+    #[test]
+    fn the_version_of_an_mqtt_connect_record() {
+        let v311 = Record::mqtt_connect("self::c", "proto::a", MqttVersion::V311, "t").encode_to_bytes();
+        let v5 = Record::mqtt_connect("self::c", "proto::a", MqttVersion::V5, "t").encode_to_bytes();
+        assert_eq!(mqtt_connect_version(&v311), Some(MqttVersion::V311));
+        assert_eq!(mqtt_connect_version(&v5), Some(MqttVersion::V5));
+        let other = Record::websocket_connect("self::c", "proto::a").encode_to_bytes();
+        assert_eq!(mqtt_connect_version(&other), None);
+        assert_eq!(mqtt_connect_version(&Bytes::from_static(&[0xff])), None);
+    }
 
     #[test]
     fn content_types() {

@@ -11,9 +11,8 @@ use rumqttc::{
     AsyncClient, ConnAck, ConnectReturnCode, Event, EventLoop, MqttOptions, Packet, Publish, QoS, Request,
     SubAck, Subscribe, SubscribeFilter, SubscribeReasonCode,
 };
-use usp_proto::usp_record::mqtt_connect_record::MqttVersion;
 
-use super::{Shared, back_off, session, topic};
+use super::{ReplyTo, Shared, back_off, session, topic};
 
 /// The rumqttc QoS for a `PublishQoS` value (validated to 0–2).
 pub(super) fn qos(level: u8) -> QoS {
@@ -27,7 +26,11 @@ pub(super) fn qos(level: u8) -> QoS {
 /// Builds the rumqttc client and event loop from the configuration.
 pub(super) fn new(shared: &Shared) -> (AsyncClient, EventLoop) {
     let cfg = &shared.config;
-    let (client, mut eventloop) = AsyncClient::new(options(cfg, shared.lock().client_id.clone()), 64);
+    let mut options = options(cfg, shared.lock().client_id.clone());
+    if let Some(tls) = &shared.tls {
+        options.set_transport(rumqttc::Transport::Tls(rumqttc::TlsConfiguration::Rustls(tls.clone())));
+    }
+    let (client, mut eventloop) = AsyncClient::new(options, 64);
     let mut net = rumqttc::NetworkOptions::new();
     net.set_tcp_nodelay(true);
     net.set_connection_timeout(cfg.connect_timeout.as_secs().max(1));
@@ -71,7 +74,7 @@ pub(super) async fn run(shared: Arc<Shared>, mut eventloop: EventLoop) {
                     }
                 }
             }
-            Ok(Event::Incoming(Packet::Publish(publish))) => on_publish(&shared, publish),
+            Ok(Event::Incoming(Packet::Publish(publish))) => on_publish(&shared, &mut eventloop, publish),
             Ok(Event::Outgoing(rumqttc::Outgoing::Disconnect)) => {
                 if shared.closing.load(std::sync::atomic::Ordering::SeqCst) {
                     break;
@@ -80,7 +83,8 @@ pub(super) async fn run(shared: Arc<Shared>, mut eventloop: EventLoop) {
             Ok(_) => {}
             Err(error) => {
                 subscribing = None;
-                if !back_off(&shared, &mut retry, error.to_string()).await {
+                let error = shared.connection_failed(&error);
+                if !back_off(&shared, &mut retry, error).await {
                     break;
                 }
             }
@@ -115,9 +119,8 @@ fn on_suback(
         return false;
     }
     shared.session_up(reply_topic, level, None);
-    let suffix = shared.lock().reply_suffix.clone();
-    for (to_topic, record) in shared.connect_records(MqttVersion::V311) {
-        eventloop.pending.push_back(Request::Publish(publish(to_topic + suffix.as_str(), level, record)));
+    for (to_topic, record) in shared.connect_records() {
+        eventloop.pending.push_back(Request::Publish(publish(to_topic, level, record)));
     }
     true
 }
@@ -126,15 +129,23 @@ fn publish(topic: String, level: u8, payload: Bytes) -> Publish {
     Publish::from_bytes(topic, qos(level), payload)
 }
 
-fn on_publish(shared: &Shared, p: Publish) {
-    let reply_to = topic::parse_reply_to(&p.topic);
-    shared.deliver(p.payload.clone(), reply_to);
+fn on_publish(shared: &Shared, eventloop: &mut EventLoop, p: Publish) {
+    let reply_to = match topic::parse_reply_to(&p.topic) {
+        Some(t) => ReplyTo::Suffix(t),
+        // An MQTT 5 sender whose Response Topic was lost on the way to us.
+        None => ReplyTo::Missing,
+    };
+    if let Some((to_topic, record)) = shared.deliver(p.payload.clone(), reply_to) {
+        let level = shared.lock().qos;
+        eventloop.pending.push_back(Request::Publish(publish(to_topic, level, record)));
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::mtp::{Role, mqtt::MqttConfig};
+    use usp_proto::usp_record::mqtt_connect_record::MqttVersion;
 
     #[test]
     fn connect_options_follow_the_binding() {

@@ -1,18 +1,19 @@
 //! The MQTT 5 driver: owns the rumqttc v5 event loop.
 
-use std::{borrow::Cow, sync::Arc};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use rumqttc::v5::{
-    AsyncClient, Event, EventLoop, MqttOptions, Request,
+    AsyncClient, ConnectionError, Event, EventLoop, MqttOptions, Request, StateError,
     mqttbytes::{
-        QoS,
+        self, QoS,
         v5::{ConnAck, Filter, Packet, Publish, PublishProperties, SubAck, Subscribe, SubscribeReasonCode},
     },
 };
-use usp_proto::usp_record::mqtt_connect_record::MqttVersion;
 
-use super::{CONTENT_TYPE, ENDPOINT_ID_PROPERTY, Shared, back_off, is_usp_content_type, session, topic};
+use super::{
+    CONTENT_TYPE, ENDPOINT_ID_PROPERTY, ReplyTo, Shared, back_off, is_usp_content_type, session, topic,
+};
 
 /// The rumqttc QoS for a `PublishQoS` value (validated to 0–2).
 pub(super) fn qos(level: u8) -> QoS {
@@ -25,7 +26,11 @@ pub(super) fn qos(level: u8) -> QoS {
 
 /// Builds the rumqttc client and event loop from the configuration.
 pub(super) fn new(shared: &Shared) -> (AsyncClient, EventLoop) {
-    AsyncClient::new(options(&shared.config, shared.lock().client_id.clone()), 64)
+    let mut options = options(&shared.config, shared.lock().client_id.clone());
+    if let Some(tls) = &shared.tls {
+        options.set_transport(rumqttc::Transport::Tls(rumqttc::TlsConfiguration::Rustls(tls.clone())));
+    }
+    AsyncClient::new(options, 64)
 }
 
 /// The CONNECT options: ClientId (empty unless configured, R-MQTT.8),
@@ -72,7 +77,7 @@ pub(super) async fn run(shared: Arc<Shared>, mut eventloop: EventLoop) {
                     }
                 }
             }
-            Ok(Event::Incoming(Packet::Publish(publish))) => on_publish(&shared, publish),
+            Ok(Event::Incoming(Packet::Publish(publish))) => on_publish(&shared, &mut eventloop, publish),
             Ok(Event::Outgoing(rumqttc::Outgoing::Disconnect)) => {
                 if shared.closing.load(std::sync::atomic::Ordering::SeqCst) {
                     break;
@@ -81,13 +86,25 @@ pub(super) async fn run(shared: Arc<Shared>, mut eventloop: EventLoop) {
             Ok(_) => {}
             Err(error) => {
                 subscribing = None;
-                if !back_off(&shared, &mut retry, error.to_string()).await {
+                let error = shared.connection_failed(error_cause(&error));
+                if !back_off(&shared, &mut retry, error).await {
                     break;
                 }
             }
         }
     }
     shared.session_down();
+}
+
+/// The error to describe and classify: rumqttc 0.25's v5
+/// `StateError::Deserialization` does not expose its cause as a `source`,
+/// which hides a TLS alert read while waiting for the CONNACK (how a
+/// server refusing our client certificate shows up under TLS 1.3).
+fn error_cause(error: &ConnectionError) -> &(dyn std::error::Error + 'static) {
+    match error {
+        ConnectionError::MqttState(StateError::Deserialization(mqttbytes::Error::Io(io))) => io,
+        other => other,
+    }
 }
 
 /// What the SUBACK of a connection's SUBSCRIBE completes.
@@ -137,7 +154,7 @@ fn on_suback(shared: &Shared, eventloop: &mut EventLoop, ack: &SubAck, sub: Subs
     }
     shared.session_up(sub.reply_topic, sub.qos, sub.max_packet);
     let reply_topic = shared.lock().reply_topic.clone();
-    for (to_topic, record) in shared.connect_records(MqttVersion::V5) {
+    for (to_topic, record) in shared.connect_records() {
         eventloop.pending.push_back(Request::Publish(publish(to_topic, &reply_topic, sub.qos, record)));
     }
     true
@@ -152,18 +169,28 @@ fn publish(to_topic: String, reply_topic: &str, level: u8, payload: Bytes) -> Pu
     Publish::new(to_topic, qos(level), payload, Some(props))
 }
 
-fn on_publish(shared: &Shared, p: Publish) {
+fn on_publish(shared: &Shared, eventloop: &mut EventLoop, p: Publish) {
     let props = p.properties.as_ref();
     if !is_usp_content_type(props.and_then(|p| p.content_type.as_deref())) {
         tracing::debug!("publish with a non-USP content type ignored");
         return;
     }
     let reply_to = match props.and_then(|p| p.response_topic.as_deref()) {
-        Some(t) => Some(Cow::Borrowed(t)),
-        // A 3.1.1 sender bridged to us: its reply-to is in the topic.
-        None => std::str::from_utf8(&p.topic).ok().and_then(topic::parse_reply_to),
+        Some(t) => ReplyTo::Property(t),
+        // A 3.1.1 sender (bridged, or on the same server): its reply-to is
+        // in the topic.
+        None => match std::str::from_utf8(&p.topic).ok().and_then(topic::parse_reply_to) {
+            Some(t) => ReplyTo::Suffix(t),
+            None => ReplyTo::Missing,
+        },
     };
-    shared.deliver(p.payload.clone(), reply_to);
+    if let Some((to_topic, record)) = shared.deliver(p.payload.clone(), reply_to) {
+        let (reply_topic, level) = {
+            let st = shared.lock();
+            (st.reply_topic.clone(), st.qos)
+        };
+        eventloop.pending.push_back(Request::Publish(publish(to_topic, &reply_topic, level, record)));
+    }
 }
 
 #[cfg(test)]

@@ -1,11 +1,15 @@
 //! Configuration of the WebSocket client MTP, mapped to TR-181's
 //! `Device.LocalAgent.Controller.{i}.MTP.{i}.WebSocket.`.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use usp_proto::EndpointId;
 
-use crate::mtp::{Role, retry::RetryPolicy};
+use crate::mtp::{
+    Role,
+    retry::RetryPolicy,
+    tls::{TlsConfig, TlsError},
+};
 
 /// Configuration of a [`WsClient`](super::WsClient).
 #[derive(Debug, Clone, PartialEq)]
@@ -15,9 +19,13 @@ pub struct WsConfig {
     /// Agent or Controller; an Agent sends the WebSocketConnect Record
     /// (R-MTP.6) and, on shutdown, a DisconnectRecord (R-MTP.7).
     pub role: Role,
-    /// The server resource: `ws://Host:Port/Path` (`wss://` is not
-    /// supported yet).
+    /// The server resource: `ws://Host[:Port]/Path`, or `wss://…` for TLS
+    /// (R-WS.22; required when `EnableEncryption` is true, its default).
     pub url: String,
+    /// The TLS settings of a `wss://` URL. `None` with `wss://`: trust the
+    /// platform's CA store and present no client certificate. Must be
+    /// `None` with `ws://`.
+    pub tls: Option<TlsConfig>,
     /// The server's Endpoint ID, if known; otherwise learned from its
     /// `Sec-WebSocket-Extensions: bbf-usp-protocol; eid="…"` answer
     /// (R-WS.11a). Needed to address the Connect and Disconnect Records.
@@ -49,9 +57,15 @@ pub enum WsConfigError {
     /// An Endpoint ID is not valid.
     #[error("invalid endpoint id: {0}")]
     EndpointId(#[from] usp_proto::endpoint_id::EndpointIdError),
-    /// The URL is not `ws://host[:port][/path][?query]`.
-    #[error("{0:?} is not a ws:// URL (wss:// is not supported yet)")]
+    /// The URL is not `ws[s]://host[:port][/path][?query]`.
+    #[error("{0:?} is not a ws:// or wss:// URL")]
     Url(String),
+    /// TLS settings were given for a `ws://` URL.
+    #[error("TLS settings are given but the URL {0:?} is not wss://")]
+    TlsWithoutWss(String),
+    /// The TLS material cannot be loaded or used.
+    #[error("TLS: {0}")]
+    Tls(#[from] TlsError),
     /// The keep-alive interval is zero.
     #[error("the keep-alive interval must be at least 1 s")]
     KeepAlive,
@@ -65,6 +79,7 @@ impl WsConfig {
             role,
             url: url.into(),
             peer_endpoint_id: None,
+            tls: None,
             keep_alive: Duration::from_secs(60),
             max_missed_pongs: 3,
             retry: RetryPolicy::WEBSOCKET_DEFAULT,
@@ -75,19 +90,36 @@ impl WsConfig {
         }
     }
 
-    /// Checks the configuration.
+    /// The same configuration with these TLS settings (for a `wss://`
+    /// URL).
+    pub fn with_tls(mut self, tls: TlsConfig) -> WsConfig {
+        self.tls = Some(tls);
+        self
+    }
+
+    /// Checks the configuration, including that the TLS material loads
+    /// and fits together.
     pub fn validate(&self) -> Result<(), WsConfigError> {
+        self.prepare().map(drop)
+    }
+
+    /// Validates, and builds the TLS client configuration of a `wss://`
+    /// URL.
+    pub(super) fn prepare(&self) -> Result<Option<Arc<rustls::ClientConfig>>, WsConfigError> {
         EndpointId::parse(&self.endpoint_id)?;
         if let Some(peer) = &self.peer_endpoint_id {
             EndpointId::parse(peer)?;
         }
-        if super::handshake::authority(&self.url).is_none() {
-            return Err(WsConfigError::Url(self.url.clone()));
-        }
+        let target =
+            super::handshake::target(&self.url).ok_or_else(|| WsConfigError::Url(self.url.clone()))?;
         if self.keep_alive.is_zero() {
             return Err(WsConfigError::KeepAlive);
         }
-        Ok(())
+        match (&self.tls, target.secure) {
+            (Some(_), false) => Err(WsConfigError::TlsWithoutWss(self.url.clone())),
+            (None, false) => Ok(None),
+            (tls, true) => Ok(Some(tls.clone().unwrap_or_default().client_config()?)),
+        }
     }
 }
 
@@ -100,7 +132,7 @@ mod tests {
         let ok = WsConfig::new("proto::a", Role::Agent, "ws://127.0.0.1:8080/usp/controller");
         assert_eq!(ok.validate(), Ok(()));
         assert_eq!(ok.retry, RetryPolicy::WEBSOCKET_DEFAULT);
-        for url in ["wss://h/x", "http://h/x", "ws://", "h:1/x"] {
+        for url in ["http://h/x", "ws://", "h:1/x", "ws://h:x/y"] {
             let c = WsConfig { url: url.into(), ..ok.clone() };
             assert_eq!(c.validate(), Err(WsConfigError::Url(url.into())), "{url}");
         }
@@ -112,6 +144,19 @@ mod tests {
             WsConfig { peer_endpoint_id: Some("x".into()), ..ok.clone() }.validate(),
             Err(WsConfigError::EndpointId(_))
         ));
-        assert_eq!(WsConfig { keep_alive: Duration::ZERO, ..ok }.validate(), Err(WsConfigError::KeepAlive));
+        assert_eq!(
+            WsConfig { keep_alive: Duration::ZERO, ..ok.clone() }.validate(),
+            Err(WsConfigError::KeepAlive)
+        );
+        let tls = crate::mtp::tls::TlsConfig::with_ca_file("/nonexistent/ca.pem");
+        assert_eq!(
+            ok.clone().with_tls(tls.clone()).validate(),
+            Err(WsConfigError::TlsWithoutWss(ok.url.clone()))
+        );
+        let wss = WsConfig { url: "wss://h/usp".into(), ..ok }.with_tls(tls);
+        assert!(
+            matches!(wss.validate(), Err(WsConfigError::Tls(TlsError::Read { ref path, .. })) if path.ends_with("ca.pem")),
+            "the TLS material is loaded at configuration time"
+        );
     }
 }

@@ -13,12 +13,44 @@ pub const SUBPROTOCOL: &str = "v1.usp";
 /// The extension through which a server names its Endpoint ID (R-WS.11a).
 pub const EXTENSION: &str = "bbf-usp-protocol";
 
-/// The `host:port` of a `ws://` URL, or `None` if it is not one.
-pub(super) fn authority(url: &str) -> Option<&str> {
-    let rest = url.strip_prefix("ws://")?;
+/// Where a `ws://` or `wss://` URL points.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Target<'a> {
+    /// `wss://`: TLS.
+    pub(super) secure: bool,
+    /// The host: a DNS name or an IP address (IPv6 without its brackets).
+    /// It is also the name the server's certificate must carry.
+    pub(super) host: &'a str,
+    /// The port, 80 / 443 by default.
+    pub(super) port: u16,
+}
+
+/// Parses a `ws://` or `wss://` URL's authority; `None` if the URL is not
+/// one (other scheme, empty host, user info, bad port).
+pub(super) fn target(url: &str) -> Option<Target<'_>> {
+    let (secure, rest) = match url.strip_prefix("wss://") {
+        Some(rest) => (true, rest),
+        None => (false, url.strip_prefix("ws://")?),
+    };
     let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let authority = &rest[..end];
-    (!authority.is_empty()).then_some(authority)
+    if authority.contains('@') {
+        return None;
+    }
+    let default_port = if secure { 443 } else { 80 };
+    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+        let (host, after) = v6.split_once(']')?;
+        match after {
+            "" => (host, default_port),
+            _ => (host, after.strip_prefix(':')?.parse().ok()?),
+        }
+    } else {
+        match authority.split_once(':') {
+            Some((host, port)) => (host, port.parse().ok()?),
+            None => (authority, default_port),
+        }
+    };
+    (!host.is_empty()).then_some(Target { secure, host, port })
 }
 
 /// `url` with `eid=<endpoint id>` added to its query (R-WS.10b), `%`
@@ -115,12 +147,20 @@ mod tests {
     }
 
     #[test]
-    fn authorities() {
-        assert_eq!(authority("ws://h:8080/usp"), Some("h:8080"));
-        assert_eq!(authority("ws://h"), Some("h"));
-        assert_eq!(authority("ws://h?x"), Some("h"));
-        assert_eq!(authority("ws:///x"), None);
-        assert_eq!(authority("wss://h/x"), None);
+    fn targets() {
+        let t = |secure, host, port| Some(Target { secure, host, port });
+        assert_eq!(target("ws://h:8080/usp"), t(false, "h", 8080));
+        assert_eq!(target("ws://h"), t(false, "h", 80), "default port");
+        assert_eq!(target("ws://h?x"), t(false, "h", 80));
+        assert_eq!(target("wss://h/x"), t(true, "h", 443));
+        assert_eq!(target("wss://127.0.0.1:8443/usp"), t(true, "127.0.0.1", 8443));
+        assert_eq!(target("wss://[::1]:8443/usp"), t(true, "::1", 8443), "IPv6 without brackets");
+        assert_eq!(target("ws://[::1]"), t(false, "::1", 80));
+        for bad in
+            ["ws:///x", "http://h/x", "h:1/x", "ws://h:port/x", "ws://h:99999", "ws://u@h/x", "ws://[::1"]
+        {
+            assert_eq!(target(bad), None, "{bad}");
+        }
     }
 
     #[test]
@@ -137,7 +177,7 @@ mod tests {
         #[test]
         fn extension_parsing_never_panics(s in "\\PC{0,80}") {
             let _ = extension_eid(&s);
-            let _ = authority(&s);
+            let _ = target(&s);
         }
 
         #[test]

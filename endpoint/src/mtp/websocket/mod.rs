@@ -29,10 +29,16 @@
 //!   (R-WS.20). Records sent while no session is up fail with
 //!   [`LinkError::NotConnected`]; Records still queued when a session ends
 //!   are dropped, so none can precede the next session's Connect Record.
-//! * TCP_NODELAY is set on the socket before the handshake.
+//! * TLS (`wss://`, R-WS.22): tokio-tungstenite's rustls connector with the
+//!   configuration [`crate::mtp::tls`] builds from [`WsConfig::tls`] (once,
+//!   when the client starts); the server name checked is the URL's host. A
+//!   failed handshake is reported as [`WsError::Tls`] by
+//!   [`WsClient::connect`], and in the retry status.
+//! * TCP_NODELAY is set on the socket before the TLS and WebSocket
+//!   handshakes.
 //!
-//! Not done here: `wss://` (TLS) and accepting sessions (the server side
-//! lives in the broker).
+//! Not done here: accepting sessions (the server side lives in the
+//! broker).
 
 mod config;
 pub mod handshake;
@@ -52,7 +58,7 @@ use tokio::{
 
 pub use config::{WsConfig, WsConfigError};
 
-use super::{Link, LinkError, RecordSender, SessionStatus};
+use super::{Link, LinkError, RecordSender, SessionStatus, tls::TlsFailure};
 
 /// Why the client could not be started or connected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -63,6 +69,9 @@ pub enum WsError {
     /// The first session could not be opened.
     #[error("could not open the WebSocket session: {0}")]
     Connect(String),
+    /// The first session failed in the TLS handshake.
+    #[error("could not open the WebSocket session: {0}")]
+    Tls(TlsFailure),
     /// The client was shut down.
     #[error("the WebSocket client is closed")]
     Closed,
@@ -71,6 +80,8 @@ pub enum WsError {
 /// State shared by the task, the senders and the control handle.
 struct Shared {
     config: WsConfig,
+    /// The rustls configuration of a `wss://` URL, built once at start.
+    tls: Option<Arc<rustls::ClientConfig>>,
     /// A session is up and its Connect Record sent.
     up: AtomicBool,
     outbound: mpsc::Sender<Bytes>,
@@ -86,6 +97,8 @@ struct Shared {
 struct State {
     peer_endpoint_id: Option<String>,
     sessions: u64,
+    /// The TLS failure of the last failed attempt, if it was one.
+    last_tls_failure: Option<TlsFailure>,
 }
 
 impl Shared {
@@ -147,13 +160,18 @@ impl WsClient {
     /// Validates `config` and starts the client task (needs a tokio
     /// runtime); it opens the session and reopens it after failures.
     pub fn start(config: WsConfig) -> Result<(WsClient, Link<WsSender>), WsConfigError> {
-        config.validate()?;
+        let tls = config.prepare()?;
         let (incoming_tx, incoming_rx) = mpsc::channel(config.incoming_capacity.max(1));
         let (outbound_tx, outbound_rx) = mpsc::channel(config.outgoing_capacity.max(1));
         let (status_tx, status_rx) = watch::channel(SessionStatus::Connecting);
         let shared = Arc::new(Shared {
-            state: Mutex::new(State { peer_endpoint_id: config.peer_endpoint_id.clone(), sessions: 0 }),
+            state: Mutex::new(State {
+                peer_endpoint_id: config.peer_endpoint_id.clone(),
+                sessions: 0,
+                last_tls_failure: None,
+            }),
             config,
+            tls,
             up: AtomicBool::new(false),
             outbound: outbound_tx,
             incoming: incoming_tx,
@@ -167,7 +185,8 @@ impl WsClient {
     }
 
     /// Starts the client and waits for its first session: `Err` if the
-    /// first attempt fails (the client is then shut down).
+    /// first attempt fails (the client is then shut down) —
+    /// [`WsError::Tls`] if it failed in the TLS handshake.
     pub async fn connect(config: WsConfig) -> Result<(WsClient, Link<WsSender>), WsError> {
         let (client, link) = WsClient::start(config)?;
         let mut status = client.status.clone();
@@ -178,7 +197,10 @@ impl WsClient {
             .unwrap_or(SessionStatus::Closed);
         match outcome {
             SessionStatus::Connected => Ok((client, link)),
-            SessionStatus::Retrying { error, .. } => Err(WsError::Connect(error)),
+            SessionStatus::Retrying { error, .. } => match client.shared.lock().last_tls_failure.clone() {
+                Some(tls) => Err(WsError::Tls(tls)),
+                None => Err(WsError::Connect(error)),
+            },
             SessionStatus::Closed | SessionStatus::Connecting => Err(WsError::Closed),
         }
     }

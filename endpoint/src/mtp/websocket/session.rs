@@ -9,7 +9,7 @@ use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use tokio::{net::TcpStream, sync::mpsc, time::Instant};
 use tokio_tungstenite::{
-    WebSocketStream,
+    Connector, MaybeTlsStream, WebSocketStream,
     tungstenite::{
         Message,
         protocol::{CloseFrame, WebSocketConfig, frame::coding::CloseCode},
@@ -18,9 +18,9 @@ use tokio_tungstenite::{
 use usp_proto::{ErrCode, Record};
 
 use super::{Shared, handshake};
-use crate::mtp::{Role, SessionStatus};
+use crate::mtp::{Role, SessionStatus, tls::TlsFailure};
 
-type Ws = WebSocketStream<TcpStream>;
+type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// How long a closing session may take to finish its Close handshake.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
@@ -41,6 +41,7 @@ pub(super) async fn run(shared: Arc<Shared>, mut outbound: mpsc::Receiver<Bytes>
             Ok(ws) => {
                 // R-WS.20: a session was established, the count restarts.
                 retry = 0;
+                shared.lock().last_tls_failure = None;
                 let end = serve(&shared, ws, &mut outbound).await;
                 shared.up.store(false, Ordering::SeqCst);
                 // What was queued for this session must not open the next
@@ -51,7 +52,14 @@ pub(super) async fn run(shared: Arc<Shared>, mut outbound: mpsc::Receiver<Bytes>
                     End::Lost(reason) => reason,
                 }
             }
-            Err(error) => error,
+            Err(failure) => {
+                let text = failure.to_string();
+                shared.lock().last_tls_failure = match failure {
+                    OpenError::Tls(tls) => Some(tls),
+                    OpenError::Other(_) => None,
+                };
+                text
+            }
         };
         if shared.closing.load(Ordering::SeqCst) {
             break;
@@ -72,24 +80,56 @@ pub(super) async fn run(shared: Arc<Shared>, mut outbound: mpsc::Receiver<Bytes>
     shared.set_status(SessionStatus::Closed);
 }
 
-/// TCP connect (with TCP_NODELAY) and the USP handshake.
-async fn open(shared: &Shared) -> Result<Ws, String> {
+/// Why a session could not be opened.
+#[derive(Debug)]
+enum OpenError {
+    /// The TLS handshake failed.
+    Tls(TlsFailure),
+    /// Anything else, described.
+    Other(String),
+}
+
+impl std::fmt::Display for OpenError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OpenError::Tls(tls) => tls.fmt(f),
+            OpenError::Other(text) => f.write_str(text),
+        }
+    }
+}
+
+/// TCP connect (with TCP_NODELAY), TLS for `wss://`, and the USP
+/// handshake.
+async fn open(shared: &Shared) -> Result<Ws, OpenError> {
     let cfg = &shared.config;
-    let authority = handshake::authority(&cfg.url).ok_or_else(|| format!("bad URL {}", cfg.url))?;
-    let request = handshake::request(&cfg.url, &cfg.endpoint_id)?;
+    let other = OpenError::Other;
+    let target = handshake::target(&cfg.url).ok_or_else(|| other(format!("bad URL {}", cfg.url)))?;
+    let peer = format!("{}:{}", target.host, target.port);
+    let request = handshake::request(&cfg.url, &cfg.endpoint_id).map_err(other)?;
     let ws_config = WebSocketConfig::default()
         .max_message_size(Some(cfg.max_record_size))
         .max_frame_size(Some(cfg.max_record_size));
+    // The URL's scheme decides whether TLS is used; `prepare` made sure a
+    // `wss://` URL has a rustls configuration.
+    let connector = match &shared.tls {
+        Some(tls) => Connector::Rustls(tls.clone()),
+        None => Connector::Plain,
+    };
     let connect = async {
-        let tcp = TcpStream::connect(authority).await.map_err(|e| format!("connect to {authority}: {e}"))?;
-        tcp.set_nodelay(true).map_err(|e| e.to_string())?;
-        tokio_tungstenite::client_async_with_config(request, tcp, Some(ws_config))
+        let tcp = TcpStream::connect((target.host, target.port))
             .await
-            .map_err(|e| format!("handshake with {}: {e}", cfg.url))
+            .map_err(|e| other(format!("connect to {peer}: {e}")))?;
+        tcp.set_nodelay(true).map_err(|e| other(e.to_string()))?;
+        tokio_tungstenite::client_async_tls_with_config(request, tcp, Some(ws_config), Some(connector))
+            .await
+            .map_err(|e| match TlsFailure::find(&peer, &e) {
+                Some(tls) => OpenError::Tls(tls),
+                None => other(format!("handshake with {}: {e}", cfg.url)),
+            })
     };
     let (ws, response) = tokio::time::timeout(cfg.connect_timeout, connect)
         .await
-        .map_err(|_| format!("no session with {} within {:?}", cfg.url, cfg.connect_timeout))??;
+        .map_err(|_| other(format!("no session with {} within {:?}", cfg.url, cfg.connect_timeout)))??;
     if let Some(eid) = handshake::server_eid(&response) {
         shared.lock().peer_endpoint_id = Some(eid);
     }
