@@ -7,8 +7,8 @@
 //! deleted or disabled still gets the notification of that change), then
 //! applied to the Agent's own state:
 //!
-//! * Subscription rows: loaded, reloaded at the end of the round, dropped
-//!   (with their pending retries);
+//! * Subscription rows: loaded, reloaded at the end of the round, dropped;
+//!   a row deleted or disabled loses its pending retries;
 //! * Controller rows: the notification copy refreshed; a deleted
 //!   Controller's subscriptions are deleted too (agent-datamodel.md §3);
 //!   disabling one drops its pending retries;
@@ -69,7 +69,9 @@ impl Agent {
             }
             changes.clear();
             self.changes = changes;
-            self.subs.catch_up(&self.dm, &self.ids);
+            for n in self.subs.catch_up(&self.dm, &self.ids) {
+                self.delivery.abort_subscription(n);
+            }
             self.finish_round(later, now, out);
         }
     }

@@ -6,7 +6,7 @@
 //! new notification) is sent again on the R-NOT.1 schedule until a
 //! NotifyResp — or an Error — with its msg_id arrives (R-NOT.9: matched by
 //! msg_id alone), until `NotifExpiration` has passed since the first
-//! attempt, until its subscription or Controller goes away or is disabled,
+//! attempt, until its subscription or Controller is deleted or disabled,
 //! or until the Agent restarts. With `NotifRetry=false` the Notify carries
 //! `send_resp=false` and is sent once.
 //!

@@ -121,8 +121,9 @@ pub struct AgentConfig {
     /// `urn:broadband-forum-org:tr-181-2-18-0`.
     pub data_model_uri: String,
     /// Seed of the Agent's randomness: retry waits, the boot-unique part
-    /// of its msg_ids. The runtime seeds it from the operating system;
-    /// tests fix it.
+    /// of its msg_ids. The default is drawn from the operating system once,
+    /// when the configuration is made (the Agent itself reads no random
+    /// source); tests fix it to replay a retry schedule.
     pub seed: u64,
     /// Most notifications waiting for a NotifyResp; past it the oldest is
     /// given up. Default 1024.
@@ -144,7 +145,13 @@ impl Default for AgentConfig {
             limits: Limits::default(),
             supported_versions: "1.3,1.4".to_owned(),
             data_model_uri: "urn:broadband-forum-org:tr-181-2-18-0".to_owned(),
-            seed: 0x5eed,
+            // Without an OS random source, the time still differs between
+            // boots.
+            seed: getrandom::u64().unwrap_or_else(|_| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0x5eed, |d| d.as_nanos() as u64)
+            }),
             max_pending_notifications: 1024,
             recent_requests: 32,
             register_unknown_controllers: true,

@@ -406,3 +406,14 @@ fn a_disabled_controller_gets_the_change_of_its_own_enable_then_nothing() {
     assert_eq!(value_change(&after[0]).2, "false");
     assert!(set_value(&mut fx, "Device.X_Test.", "Mode", "z").is_empty());
 }
+
+#[test]
+fn disabling_the_subscription_ends_its_retries() {
+    let mut fx = Fx::new();
+    let row = subscribe(&mut fx, Spec { retry: true, ..Spec::new("r", "ValueChange", "Device.X_Test.Mode") });
+    set_value(&mut fx, "Device.X_Test.", "Mode", "a");
+    assert_eq!(fx.agent.pending_notifications(), 1);
+    set_value(&mut fx, &row, "Enable", "false");
+    assert_eq!(fx.agent.pending_notifications(), 0);
+    assert!(set_value(&mut fx, "Device.X_Test.", "Mode", "b").is_empty());
+}

@@ -221,10 +221,16 @@ impl Subscriptions {
         }
     }
 
-    /// End of a round: reload changed rows, refresh matched sets.
-    pub(crate) fn catch_up(&mut self, dm: &DataModel, ids: &Ids) {
+    /// End of a round: reload changed rows, refresh matched sets. Returns
+    /// the reloaded rows that no longer act on changes (disabled, without
+    /// a Recipient): their pending retries are to be dropped.
+    pub(crate) fn catch_up(&mut self, dm: &DataModel, ids: &Ids) -> Vec<u32> {
+        let mut stopped = Vec::new();
         for n in std::mem::take(&mut self.dirty) {
             self.reload(dm, ids, n);
+            if !self.subs.get(&n).is_some_and(Sub::active) {
+                stopped.push(n);
+            }
         }
         if std::mem::take(&mut self.stale_matches) {
             for n in &self.deletion_searches {
@@ -233,6 +239,7 @@ impl Subscriptions {
                 }
             }
         }
+        stopped
     }
 
     /// The active subscriptions of type `kind` filed under any of `keys`.
