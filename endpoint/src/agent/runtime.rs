@@ -44,7 +44,8 @@ pub enum RuntimeError {
 
 type Job = Box<dyn FnOnce(&mut Agent) + Send>;
 
-/// A handle on a running Agent.
+/// A handle on a running Agent. Dropping it stops the task (use
+/// [`AgentHandle::join`] to let it run until its link closes).
 #[derive(Debug)]
 pub struct AgentHandle {
     jobs: mpsc::Sender<Job>,
