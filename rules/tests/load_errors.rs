@@ -72,11 +72,11 @@ fn bad_paths_point_at_the_typo() {
     );
     assert_eq!(
         first("[rule.a]\nwhen = { value_change = \"Device.Node.01.Value\" }\n"),
-        "2:38: bad path: instance numbers start at 1 and have no leading zero"
+        "2:38: bad path: a number cannot have leading zeros"
     );
     assert!(
         first("[rule.a]\nwhen = { value_change = 'Device.Node.[Name=\"x\"].Value' }\n")
-            .starts_with("2:43: bad path: `=` is not an operator")
+            .starts_with("2:43: bad path: '=' is not an operator; equality is '=='")
     );
     assert!(
         first("[rule.a]\nwhen = { event = \"Device.Boot\" }\n").contains("ends in the event name and `!`")

@@ -69,7 +69,7 @@ impl PathTrie {
     pub(crate) fn insert_param(&mut self, p: &PathPattern, entry: u32) {
         let node = self.walk_to(&p.segs);
         match &p.leaf {
-            Leaf::Param(name) => node.lit.entry(name.clone()).or_default().here.push(entry),
+            Leaf::Param(name) => node.lit.entry(name.as_str().into()).or_default().here.push(entry),
             _ => node.below.push(entry),
         }
     }
@@ -221,21 +221,13 @@ impl AgentView {
     }
 }
 
-/// The ReferenceList entry for an ObjectCreation trigger: always the table.
+/// The ReferenceList entry for an ObjectCreation trigger: always the table
+/// (`Device.Node.*.` → `Device.Node.`).
 pub(crate) fn creation_reference<'v>(
     p: &PathPattern,
     known: &dyn Fn(&str) -> Option<std::borrow::Cow<'v, str>>,
 ) -> String {
-    let r = p.reference(known);
-    if p.is_table() {
-        return r;
-    }
-    // `Device.Node.*.` → `Device.Node.`: drop the last instance selector.
-    let without_dot = r.strip_suffix('.').unwrap_or(&r);
-    match last_segment_start(without_dot) {
-        Some(i) => without_dot[..i].to_owned(),
-        None => r,
-    }
+    if p.is_table() { p.reference(known) } else { p.reference_prefix(p.segs.len().saturating_sub(1), known) }
 }
 
 /// The ReferenceList entry for an ObjectDeletion trigger: instances.
@@ -245,22 +237,6 @@ pub(crate) fn deletion_reference<'v>(
 ) -> String {
     let r = p.reference(known);
     if p.is_table() { format!("{r}*.") } else { r }
-}
-
-/// Byte offset where the last `.`-separated segment starts, skipping dots
-/// inside `[…]` and quotes.
-fn last_segment_start(path: &str) -> Option<usize> {
-    let (mut depth, mut quoted, mut last) = (0i32, false, None);
-    for (i, c) in path.char_indices() {
-        match c {
-            '"' if depth > 0 => quoted = !quoted,
-            '[' if !quoted => depth += 1,
-            ']' if !quoted => depth -= 1,
-            '.' if depth == 0 && !quoted => last = Some(i + 1),
-            _ => {}
-        }
-    }
-    last
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@ use crate::{
     model::TriggerKind,
     pattern::{
         Captures,
-        path::{SearchOp, Term},
+        path::{Op, Term},
     },
     time::Ms,
 };
@@ -42,8 +42,8 @@ pub(crate) fn term_holds<'v>(
     let Some(constant) = term.value.render(vars) else { return false };
     let num = || parse_num(value).zip(parse_num(&constant));
     match term.op {
-        SearchOp::Contains => value.split(',').any(|item| item.trim() == constant),
-        SearchOp::Eq | SearchOp::Ne => {
+        Op::Contains => value.split(',').any(|item| item.trim() == constant),
+        Op::Eq | Op::Ne => {
             let eq = if term.quoted {
                 value == constant
             } else if let Some((a, b)) = num() {
@@ -53,9 +53,9 @@ pub(crate) fn term_holds<'v>(
             } else {
                 value == constant
             };
-            eq == (term.op == SearchOp::Eq)
+            eq == (term.op == Op::Eq)
         }
-        SearchOp::Lt | SearchOp::Gt | SearchOp::Le | SearchOp::Ge => {
+        Op::Lt | Op::Gt | Op::Le | Op::Ge => {
             // Numbers as numbers; anything else (ISO dates) as text.
             let ord = match num() {
                 Some((a, b)) => a.partial_cmp(&b),
@@ -63,9 +63,9 @@ pub(crate) fn term_holds<'v>(
             };
             let Some(ord) = ord else { return false };
             match term.op {
-                SearchOp::Lt => ord.is_lt(),
-                SearchOp::Gt => ord.is_gt(),
-                SearchOp::Le => ord.is_le(),
+                Op::Lt => ord.is_lt(),
+                Op::Gt => ord.is_gt(),
+                Op::Le => ord.is_le(),
                 _ => ord.is_ge(),
             }
         }

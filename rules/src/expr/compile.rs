@@ -156,9 +156,9 @@ fn resolve(r: &Reference, scope: &Scope<'_>) -> Result<Var, ExprError> {
             if !matches!(path.leaf, Leaf::Param(_)) {
                 return Err(ExprError { at: r.span.start, kind: ExprErrorKind::BadPath });
             }
-            for c in path.capture_names() {
+            for (c, at) in path.captures() {
                 if !scope.captures.contains(c) {
-                    let at = r.span.start + text.find(&format!("{{{c}}}")).unwrap_or(0);
+                    let at = r.span.start + at;
                     return Err(ExprError {
                         at,
                         kind: ExprErrorKind::UnknownName { name: c.to_string(), known: known_names(scope) },

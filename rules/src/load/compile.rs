@@ -489,8 +489,8 @@ impl<'c, 's, 'a, 'i> RuleCx<'c, 's, 'a, 'i> {
         scope: &TemplateScope<'_>,
     ) -> Result<(), LoadError> {
         for (name, at) in p.placeholders() {
-            if !scope.knows(&name) {
-                return Err(self.unknown_name(&s.span, s.value, at, &name, scope));
+            if !scope.knows(name) {
+                return Err(self.unknown_name(&s.span, s.value, at, name, scope));
             }
         }
         Ok(())
@@ -779,9 +779,8 @@ impl<'c, 's, 'a, 'i> RuleCx<'c, 's, 'a, 'i> {
                     ));
                 }
             }
-            for c in p.capture_names() {
+            for (c, at) in p.captures() {
                 if captures.contains(c) {
-                    let at = s.value.find(&format!("{{{c}}}")).unwrap_or(0);
                     return Err(self.err(
                         self.cx.inside(&s.span, s.value, at),
                         LoadErrorKind::Invalid(format!("{{{c}}} is captured twice")),

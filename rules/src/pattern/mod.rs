@@ -26,10 +26,4 @@ impl PatternError {
     pub(crate) fn new(at: usize, reason: impl Into<String>) -> PatternError {
         PatternError { at, reason: reason.into() }
     }
-
-    /// The same error, `by` bytes further into an enclosing text.
-    pub(crate) fn shifted(mut self, by: usize) -> PatternError {
-        self.at += by;
-        self
-    }
 }

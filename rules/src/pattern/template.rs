@@ -87,6 +87,12 @@ impl Template {
         Template { parts: if text.is_empty() { Vec::new() } else { vec![Part::Lit(text)] } }
     }
 
+    /// A template made of `parts` (a path constant whose placeholders the
+    /// path parser located).
+    pub(crate) fn from_parts(parts: Vec<Part>) -> Template {
+        Template { parts }
+    }
+
     /// Whether the template is exactly `{name}`.
     pub(crate) fn is_var(&self, name: &str) -> bool {
         matches!(self.parts.as_slice(), [Part::Var(n, _)] if n == name)
