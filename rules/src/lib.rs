@@ -25,7 +25,9 @@
 //!   loop protection, subscriptions, persistence, reload;
 //! * [`trace`]: "why did or didn't it fire" (`uspmesh rules explain NAME`);
 //! * [`metrics`]: per-rule metrics through the `metrics` crate;
-//! * [`store`]: the redb store that keeps state across restarts.
+//! * [`store`]: the redb store that keeps state across restarts;
+//! * [`runtime`]: the engine driven by tokio as a USP Controller on a link
+//!   (subscriptions on Agents, requests, persistence, reload, explain).
 //!
 //! ## Driving the engine (what a runtime does)
 //!
@@ -86,6 +88,7 @@ pub mod load;
 pub mod metrics;
 pub mod model;
 pub(crate) mod pattern;
+pub mod runtime;
 pub mod schedule;
 pub mod store;
 pub mod time;

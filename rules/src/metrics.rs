@@ -7,10 +7,26 @@
 //! | `uspmesh_rule_failed_total` | counter | `rule` | failed steps (error response, timeout, bad template) |
 //! | `uspmesh_rule_latency_seconds` | histogram | `rule` | trigger → firing: from the moment the runtime received the trigger to the moment the engine issued the first step (includes for-duration, debounce and queueing in the runtime; the in-core part is measured by `benches/engine.rs`) |
 //!
-//! Handles are registered when rules are loaded (not looked up per firing),
-//! so a recorder must be installed before the rules are loaded.
+//!
+//! The runtime ([`crate::runtime`]) adds its own:
+//!
+//! | name | kind | labels | meaning |
+//! |---|---|---|---|
+//! | `uspmesh_rules_notifications_total` | counter | | notifications fed to the engine |
+//! | `uspmesh_rules_requests_total` | counter | | requests sent to Agents (rule steps and the engine's Gets) |
+//! | `uspmesh_rules_requests_in_flight` | gauge | | requests sent and not yet answered |
+//! | `uspmesh_rules_request_failures_total` | counter | `reason` = `error` / `timeout` / `link` | requests answered with an Error, unanswered, or not sent |
+//! | `uspmesh_rules_subscription_syncs_total` | counter | `result` = `ok` / `failed` | subscription repairs on Agents |
+//! | `uspmesh_rules_upstream_events_total` | counter | `result` = `sent` / `dropped` | events handed to the upstream sink, or dropped (no sink, sink full or closed) |
+//! | `uspmesh_rules_persist_failures_total` | counter | | state writes to the store that failed |
+//!
+//! Handles are registered when rules are loaded or the runtime starts (not
+//! looked up per firing), so a recorder must be installed before either.
 
-use metrics::{Counter, Histogram, counter, describe_counter, describe_histogram, histogram};
+use metrics::{
+    Counter, Gauge, Histogram, counter, describe_counter, describe_gauge, describe_histogram, gauge,
+    histogram,
+};
 
 /// Describes the metrics to the installed recorder (call once at startup).
 pub fn describe() {
@@ -22,6 +38,58 @@ pub fn describe() {
         metrics::Unit::Seconds,
         "Time from a trigger's arrival to the rule's firing"
     );
+    describe_counter!("uspmesh_rules_notifications_total", "Notifications fed to the rules engine");
+    describe_counter!("uspmesh_rules_requests_total", "Requests the rules engine sent to Agents");
+    describe_gauge!("uspmesh_rules_requests_in_flight", "Requests of the rules engine awaiting an answer");
+    describe_counter!(
+        "uspmesh_rules_request_failures_total",
+        "Requests of the rules engine that failed, by reason"
+    );
+    describe_counter!("uspmesh_rules_subscription_syncs_total", "Subscription repairs on Agents, by result");
+    describe_counter!("uspmesh_rules_upstream_events_total", "Rule events published upstream, by result");
+    describe_counter!("uspmesh_rules_persist_failures_total", "Failed writes of rule state to the store");
+}
+
+/// The runtime's metric handles.
+#[derive(Clone)]
+pub(crate) struct RuntimeMetrics {
+    pub(crate) notifications: Counter,
+    pub(crate) requests: Counter,
+    pub(crate) in_flight: Gauge,
+    pub(crate) failed_error: Counter,
+    pub(crate) failed_timeout: Counter,
+    pub(crate) failed_link: Counter,
+    pub(crate) sync_ok: Counter,
+    pub(crate) sync_failed: Counter,
+    pub(crate) upstream_sent: Counter,
+    pub(crate) upstream_dropped: Counter,
+    pub(crate) persist_failed: Counter,
+}
+
+impl RuntimeMetrics {
+    pub(crate) fn new() -> RuntimeMetrics {
+        let failures =
+            |reason: &'static str| counter!("uspmesh_rules_request_failures_total", "reason" => reason);
+        RuntimeMetrics {
+            notifications: counter!("uspmesh_rules_notifications_total"),
+            requests: counter!("uspmesh_rules_requests_total"),
+            in_flight: gauge!("uspmesh_rules_requests_in_flight"),
+            failed_error: failures("error"),
+            failed_timeout: failures("timeout"),
+            failed_link: failures("link"),
+            sync_ok: counter!("uspmesh_rules_subscription_syncs_total", "result" => "ok"),
+            sync_failed: counter!("uspmesh_rules_subscription_syncs_total", "result" => "failed"),
+            upstream_sent: counter!("uspmesh_rules_upstream_events_total", "result" => "sent"),
+            upstream_dropped: counter!("uspmesh_rules_upstream_events_total", "result" => "dropped"),
+            persist_failed: counter!("uspmesh_rules_persist_failures_total"),
+        }
+    }
+}
+
+impl std::fmt::Debug for RuntimeMetrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RuntimeMetrics")
+    }
 }
 
 /// One rule's metric handles.

@@ -119,6 +119,26 @@ fn operate_is_followed_to_its_operation_complete() {
 }
 
 #[test]
+fn an_operation_complete_that_overtakes_its_operate_resp_still_counts() {
+    let mut h = H::new(OPERATE);
+    let out = h.vc("proto::room-4", "Device.T", "2");
+    let req = requests(&out)[0].clone();
+    let key = operates(&out)[0].2.clone();
+    let done = Notify::operation_complete(
+        "",
+        false,
+        "Device.Node.3.IoTCapability.1.LevelControl.",
+        "StepDown()",
+        key,
+        Vec::<(String, String)>::new(),
+    );
+    assert!(publishes(&h.notify("proto::room-4", done)).is_empty(), "no response yet");
+    assert_eq!(published_names(&h.respond(&req, success(&req))), vec!["lowered 4"]);
+    assert!(h.explain("step-down").recent.iter().any(|e| e.verdict == Verdict::OperationDone { step: 1 }));
+    assert_eq!(h.deadline(), None, "no follow timer left behind");
+}
+
+#[test]
 fn a_failed_or_silent_operation_stops_the_sequence() {
     let mut h = H::new(OPERATE);
     let out = h.vc("proto::room-4", "Device.T", "2");

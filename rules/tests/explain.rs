@@ -122,3 +122,22 @@ value = 1
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn trace_outputs_hand_out_each_evaluation_as_it_is_kept() {
+    let quiet = H::new(RULE).vc("proto::room-1", "Device.T", "27");
+    assert!(!quiet.iter().any(|o| matches!(o, usp_rules::engine::Output::Traced { .. })), "off by default");
+    let cfg = usp_rules::EngineConfig { trace_outputs: true, ..config() };
+    let mut h = H::with(rules(RULE), cfg, T0);
+    let out = h.vc("proto::room-1", "Device.T", "27");
+    let traced: Vec<_> = out
+        .iter()
+        .filter_map(|o| match o {
+            usp_rules::engine::Output::Traced { rule, entry } => Some((rule.clone(), entry.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(traced.len(), 1);
+    assert_eq!(&*traced[0].0, "too-hot");
+    assert_eq!(traced[0].1, h.explain("too-hot").recent[0]);
+}

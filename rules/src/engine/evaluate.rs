@@ -268,9 +268,7 @@ impl Engine {
             hysteresis,
             verdict,
         };
-        if let Some(st) = self.states.get_mut(rid) {
-            st.trace.push(entry);
-        }
+        self.record_trace(rid, entry);
     }
 
     /// A trigger matched rule `rid`.

@@ -100,6 +100,14 @@ pub enum Output {
     },
     /// Something to log.
     Notice(Notice),
+    /// A rule's evaluation, as kept for `explain` (only with
+    /// [`crate::EngineConfig::trace_outputs`]).
+    Traced {
+        /// The rule.
+        rule: Arc<str>,
+        /// The entry.
+        entry: crate::trace::TraceEntry,
+    },
 }
 
 /// A request to an Agent.

@@ -81,6 +81,10 @@ pub struct EngineConfig {
     pub subscription_prefix: String,
     /// Prefix of the engine's Operate command keys.
     pub command_key_prefix: String,
+    /// Whether every trace entry is also handed out as
+    /// [`Output::Traced`] (for logs and live views; costs a copy of each
+    /// entry, so off by default).
+    pub trace_outputs: bool,
 }
 
 /// A limit on how often a rule may fire.
@@ -107,6 +111,7 @@ impl Default for EngineConfig {
             persist: true,
             subscription_prefix: "uspmesh-rules".into(),
             command_key_prefix: "uspmesh-rules".into(),
+            trace_outputs: false,
         }
     }
 }
@@ -143,6 +148,8 @@ pub struct Engine {
     request_deadlines: VecDeque<(Ms, u64)>,
     next_request: u64,
     operations: HashMap<Arc<str>, PendingOp>,
+    /// OperationCompletes that overtook their OperateResp, by request id.
+    early_ops: HashMap<u64, Result<(), String>>,
     signals: VecDeque<(RuleId, Ctx)>,
     out: Vec<Output>,
     dirty: Dirty,
@@ -168,6 +175,7 @@ impl Engine {
             request_deadlines: VecDeque::new(),
             next_request: 1,
             operations: HashMap::new(),
+            early_ops: HashMap::new(),
             signals: VecDeque::new(),
             out: Vec::new(),
             dirty: Dirty::default(),
@@ -377,6 +385,18 @@ impl Engine {
             ctx.agent = Some(agent.clone());
             ctx.captures = ve.caps.clone();
             self.on_trigger(trig.rule, ctx, now);
+        }
+    }
+
+    /// Keeps a trace entry for `rid` (and hands out a copy when asked).
+    pub(crate) fn record_trace(&mut self, rid: RuleId, entry: crate::trace::TraceEntry) {
+        if self.cfg.trace_outputs {
+            if let Some(rule) = self.set.rules.get(rid) {
+                self.out.push(Output::Traced { rule: rule.name.clone(), entry: entry.clone() });
+            }
+        }
+        if let Some(st) = self.states.get_mut(rid) {
+            st.trace.push(entry);
         }
     }
 

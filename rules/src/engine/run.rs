@@ -315,6 +315,7 @@ impl Engine {
     }
 
     pub(crate) fn on_response(&mut self, id: RequestId, outcome: Outcome, now: Ms) {
+        let early = self.early_ops.remove(&id.0);
         let Some(p) = self.requests.remove(&id.0) else {
             self.out.push(Output::Notice(Notice::UnknownResponse { id }));
             return;
@@ -337,7 +338,10 @@ impl Engine {
                     now.saturating_add(p.follow_timeout),
                     TimerKind::Operation { command_key: key.clone() },
                 );
-                self.operations.insert(key, PendingOp { rule, run: p.run, step: p.step, timer });
+                self.operations.insert(key.clone(), PendingOp { rule, run: p.run, step: p.step, timer });
+                if let Some(result) = early {
+                    self.on_operation_complete(&key, result, now);
+                }
             }
             Err(reason) => {
                 let ctx = p.run.and_then(|r| self.runs.get(&r)).map(|r| r.ctx.clone());
@@ -353,7 +357,16 @@ impl Engine {
     }
 
     pub(crate) fn on_operation_complete(&mut self, command_key: &str, result: Result<(), String>, now: Ms) {
-        let Some(op) = self.operations.remove(command_key) else { return };
+        let Some(op) = self.operations.remove(command_key) else {
+            // The Agent sends the OperateResp first, but the two travel
+            // separately (a response to a waiter, a Notify to the
+            // notification stream) and may reach the engine the other way
+            // round: keep the completion for the response still awaited.
+            if let Some(id) = self.request_of_command(command_key) {
+                self.early_ops.insert(id, result);
+            }
+            return;
+        };
         self.timers.cancel(op.timer);
         let ctx =
             op.run.and_then(|r| self.runs.get(&r)).map(|r| r.ctx.clone()).unwrap_or_else(|| Ctx::new(0, now));
@@ -407,6 +420,17 @@ impl Engine {
         }
     }
 
+    /// The pending Operate request that sent `command_key`, if any (keys
+    /// are `<prefix>-<request id>`).
+    fn request_of_command(&self, command_key: &str) -> Option<u64> {
+        let id = command_key
+            .strip_prefix(self.cfg.command_key_prefix.as_str())?
+            .strip_prefix('-')?
+            .parse::<u64>()
+            .ok()?;
+        self.requests.get(&id).is_some_and(|p| p.command_key.as_deref() == Some(command_key)).then_some(id)
+    }
+
     /// A waited step failed: the rest of its sequence does not run.
     fn abort_run(&mut self, run: Option<u64>) {
         if let Some(id) = run {
@@ -445,9 +469,7 @@ impl Engine {
             hysteresis: None,
             verdict,
         };
-        if let Some(st) = self.states.get_mut(rid) {
-            st.trace.push(entry);
-        }
+        self.record_trace(rid, entry);
     }
 
     /// Counts, traces and reports a failed step.
