@@ -18,6 +18,7 @@
 use std::{
     collections::{HashMap, VecDeque},
     sync::Arc,
+    time::{Duration, SystemTime},
 };
 
 use tokio::sync::{broadcast, mpsc, oneshot};
@@ -25,12 +26,13 @@ use usp_endpoint::{
     controller::{ControllerClient, Incoming, Notifications, UspError},
     mtp::RecordSender,
 };
+use usp_proto::usp::response::RespType;
 
 use super::{
     AgentPresence, Clock, Command,
     event::{Counters, RuleStatus, RuntimeEvent, RuntimeStatus},
     persist::Persister,
-    requests::{Answer, Failure, InFlight, outcome},
+    requests::{Answer, Failure, For, InFlight, outcome},
     sync::{SyncReport, sync},
 };
 use crate::{
@@ -39,18 +41,30 @@ use crate::{
     metrics::RuntimeMetrics,
 };
 
-/// The end of one Agent's sync: its generation and result.
-type SyncDone = (Arc<str>, u64, Result<SyncReport, UspError>);
+/// One attempt of one Agent's sync: its generation, its result, and
+/// whether the task tries again.
+type SyncDone = (Arc<str>, u64, Result<SyncReport, UspError>, bool);
 
 /// One Agent's subscription sync under way.
 struct AgentSync {
     generation: u64,
     task: tokio::task::JoinHandle<()>,
-    /// The engine's Gets waiting for this sync (its priming Get).
-    after: Vec<OutgoingRequest>,
-    /// A newer set of subscriptions to put in place next, and its Gets.
-    queued: Option<(Vec<SubscriptionSpec>, Vec<OutgoingRequest>)>,
+    /// The engine's priming Gets waiting for the sync, with when the engine
+    /// issued them (by the runtime's clock).
+    primes: Vec<(OutgoingRequest, SystemTime)>,
 }
+
+/// First wait before a sync that got no answer is tried again; it doubles
+/// up to [`SYNC_RETRY_MAX`].
+const SYNC_RETRY_MIN: Duration = Duration::from_secs(1);
+const SYNC_RETRY_MAX: Duration = Duration::from_secs(60);
+/// Longest wait for one answer during a sync: an Agent that is not
+/// listening yet should cost a retry, not the engine's request timeout.
+const SYNC_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// A priming Get is sent as the engine's request while the engine still
+/// waits for it with at least this much to spare; later, its answer is fed
+/// as `Input::Values` instead.
+const PRIME_MARGIN: Duration = Duration::from_secs(1);
 
 /// What the loop listens to and reports to, from [`super::RulesRuntime::start`].
 pub(crate) struct Wiring {
@@ -85,6 +99,8 @@ pub(crate) struct Driver<S: RecordSender> {
     queued: VecDeque<Input>,
     /// The engine's output buffer, reused.
     out: Vec<Output>,
+    /// Buffer for answers taken without waiting, reused.
+    ready: Vec<Answer>,
 }
 
 impl<S: RecordSender> Driver<S> {
@@ -118,6 +134,7 @@ impl<S: RecordSender> Driver<S> {
             // A timer that fell due while the process was down runs at once.
             queued: VecDeque::from([Input::Tick]),
             out: Vec::new(),
+            ready: Vec::new(),
         }
     }
     /// Runs until shut down (or until the link ends); writes what is left to
@@ -140,6 +157,8 @@ impl<S: RecordSender> Driver<S> {
                 },
                 event = self.notifications.recv() => match event {
                     Some(Incoming::Notification(n)) => {
+                        // Answers that came before it on the wire go first.
+                        self.take_ready_answers().await;
                         self.counters.notifications += 1;
                         self.metrics.notifications.increment(1);
                         let received_at = self.clock.now();
@@ -173,6 +192,19 @@ impl<S: RecordSender> Driver<S> {
         result
     }
 
+    /// Feeds the answers already received, before what came after them.
+    async fn take_ready_answers(&mut self) {
+        let mut ready = std::mem::take(&mut self.ready);
+        self.in_flight.ready(&mut ready).await;
+        for answer in ready.drain(..) {
+            self.answer(answer);
+        }
+        self.ready = ready;
+        while let Some(input) = self.queued.pop_front() {
+            self.feed(input).await;
+        }
+    }
+
     /// Feeds one input to the engine and carries out what it says.
     async fn feed(&mut self, input: Input) {
         let now = self.clock.now();
@@ -189,12 +221,9 @@ impl<S: RecordSender> Driver<S> {
         match output {
             Output::Request(req) => {
                 if req.rule.is_none() {
-                    // The engine's own Get waits for the Agent's sync.
+                    // The engine's priming Get waits for the Agent's sync.
                     if let Some(s) = self.syncs.get_mut(&req.agent) {
-                        match &mut s.queued {
-                            Some((_, gets)) => gets.push(req),
-                            None => s.after.push(req),
-                        }
+                        s.primes.push((req, self.clock.now()));
                         return;
                     }
                 }
@@ -222,15 +251,20 @@ impl<S: RecordSender> Driver<S> {
     }
 
     async fn send(&mut self, req: OutgoingRequest) {
+        let OutgoingRequest { id, agent, body, .. } = req;
+        self.request(agent, body, For::Engine(id)).await;
+    }
+
+    async fn request(&mut self, agent: Arc<str>, body: usp_proto::usp::request::ReqType, whom: For) {
         self.counters.requests += 1;
         self.metrics.requests.increment(1);
-        if let Some(answer) = self.in_flight.send(&self.client, req).await {
+        if let Some(answer) = self.in_flight.send(&self.client, agent, body, whom).await {
             self.answer(answer);
         }
     }
 
     /// Queues an answer for the engine.
-    fn answer(&mut self, (id, result): Answer) {
+    fn answer(&mut self, (whom, result): Answer) {
         let (outcome, failure) = outcome(result);
         match failure {
             Some(Failure::Error) => {
@@ -247,8 +281,12 @@ impl<S: RecordSender> Driver<S> {
             }
             None => {}
         }
-        if let Some(outcome) = outcome {
-            self.queued.push_back(Input::Response { id, outcome });
+        match (whom, outcome) {
+            (For::Engine(id), Some(outcome)) => self.queued.push_back(Input::Response { id, outcome }),
+            (For::Values(agent), Some(Outcome::Response(RespType::GetResp(resp)))) => {
+                self.queued.push_back(Input::Values { agent: agent.to_string(), resp });
+            }
+            _ => {}
         }
     }
 
@@ -275,75 +313,85 @@ impl<S: RecordSender> Driver<S> {
         }
     }
 
-    /// Starts putting `specs` in place on `agent`, or queues them behind
-    /// the sync under way there (only the newest set is kept).
+    /// Starts putting `specs` in place on `agent`. A sync already under
+    /// way there is abandoned for the newer one (the newest set is the one
+    /// that counts, and a sync stuck on an Agent that was not listening yet
+    /// — its registry event can precede its MQTT SUBSCRIBE — should not
+    /// hold up the one its Connect Record starts); the plan is made from
+    /// what the Agent holds, so an interrupted sync is simply completed.
     fn subscribe(&mut self, agent: Arc<str>, specs: Vec<SubscriptionSpec>) {
-        if let Some(s) = self.syncs.get_mut(&agent) {
-            let gets = s.queued.take().map(|(_, gets)| gets).unwrap_or_default();
-            s.queued = Some((specs, gets));
-            return;
+        if let Some(old) = self.syncs.remove(&agent) {
+            old.task.abort();
+            // The newer set comes with its own priming Get.
+            for (req, _) in old.primes {
+                let outcome = Outcome::Failed("superseded by a newer subscription sync".into());
+                self.queued.push_back(Input::Response { id: req.id, outcome });
+            }
         }
-        let (generation, task) = self.spawn_sync(agent.clone(), specs);
-        self.syncs.insert(agent, AgentSync { generation, task, after: Vec::new(), queued: None });
-    }
-
-    fn spawn_sync(
-        &mut self,
-        agent: Arc<str>,
-        specs: Vec<SubscriptionSpec>,
-    ) -> (u64, tokio::task::JoinHandle<()>) {
+        let primes = Vec::new();
         let generation = self.next_generation;
         self.next_generation += 1;
         let client = self.client.clone();
         let done = self.sync_tx.clone();
         let prefix = self.engine.config().subscription_prefix.clone();
-        let timeout = self.engine.config().request_timeout;
+        let timeout = self.engine.config().request_timeout.min(SYNC_REQUEST_TIMEOUT);
+        let name = agent.clone();
         let task = tokio::spawn(async move {
-            let result = sync(&client, &agent, &specs, &prefix, timeout).await;
-            let _ = done.send((agent, generation, result));
+            let mut wait = SYNC_RETRY_MIN;
+            loop {
+                let result = sync(&client, &name, &specs, &prefix, timeout).await;
+                // No answer: the Agent may not listen yet; try again.
+                let again = matches!(result, Err(UspError::Timeout(_) | UspError::Link(_)));
+                if done.send((name.clone(), generation, result, again)).is_err() || !again {
+                    return;
+                }
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(SYNC_RETRY_MAX);
+            }
         });
-        (generation, task)
+        self.syncs.insert(agent, AgentSync { generation, task, primes });
     }
 
-    /// A sync ended: report it, send the Gets that waited for it, start the
-    /// queued one.
-    async fn synced(&mut self, (agent, generation, result): SyncDone) {
-        let Some(s) = self.syncs.get_mut(&agent) else { return };
-        if s.generation != generation {
+    /// A sync attempt ended: report it; once the subscriptions are in place,
+    /// send the priming Gets that waited for them.
+    async fn synced(&mut self, (agent, generation, result, again): SyncDone) {
+        if self.syncs.get(&agent).is_none_or(|s| s.generation != generation) {
             return;
         }
-        let after = std::mem::take(&mut s.after);
-        match s.queued.take() {
-            Some((specs, gets)) => {
-                let (generation, task) = self.spawn_sync(agent.clone(), specs);
-                if let Some(s) = self.syncs.get_mut(&agent) {
-                    *s = AgentSync { generation, task, after: gets, queued: None };
-                }
-            }
-            None => {
-                self.syncs.remove(&agent);
-            }
-        }
-        match result {
-            Ok(report) => {
-                self.counters.syncs += 1;
-                self.metrics.sync_ok.increment(1);
-                if report.failed.is_empty() {
-                    tracing::debug!(%agent, ?report, "subscriptions in place");
-                } else {
-                    tracing::warn!(%agent, failed = ?report.failed, "some subscriptions could not be put in place");
-                }
-                let _ = self.events.send(RuntimeEvent::Synced { agent, report });
-            }
+        let report = match result {
+            Ok(report) => report,
             Err(error) => {
                 self.counters.sync_failures += 1;
                 self.metrics.sync_failed.increment(1);
-                tracing::warn!(%agent, %error, "subscriptions could not be put in place");
-                let _ = self.events.send(RuntimeEvent::SyncFailed { agent, error: error.to_string() });
+                tracing::warn!(%agent, %error, retry = again, "subscriptions could not be put in place");
+                let _ = self
+                    .events
+                    .send(RuntimeEvent::SyncFailed { agent: agent.clone(), error: error.to_string() });
+                if !again {
+                    self.syncs.remove(&agent);
+                }
+                return;
             }
+        };
+        let primes = self.syncs.remove(&agent).map(|s| s.primes).unwrap_or_default();
+        self.counters.syncs += 1;
+        self.metrics.sync_ok.increment(1);
+        if report.failed.is_empty() {
+            tracing::debug!(%agent, ?report, "subscriptions in place");
+        } else {
+            tracing::warn!(%agent, failed = ?report.failed, "some subscriptions could not be put in place");
         }
-        for req in after {
-            self.send(req).await;
+        let _ = self.events.send(RuntimeEvent::Synced { agent: agent.clone(), report });
+        let now = self.clock.now();
+        let patience = self.engine.config().request_timeout.saturating_sub(PRIME_MARGIN);
+        for (req, issued) in primes {
+            if now.duration_since(issued).unwrap_or_default() < patience {
+                self.send(req).await;
+            } else {
+                // The engine has given up on this one: bring its answer
+                // in as values (the same effect on the cache).
+                self.request(req.agent, req.body, For::Values(agent.clone())).await;
+            }
         }
     }
 
@@ -354,8 +402,7 @@ impl<S: RecordSender> Driver<S> {
                 // Its sync cannot finish; its Gets will not be answered.
                 if let Some(s) = self.syncs.remove(agent.as_str()) {
                     s.task.abort();
-                    let gets = s.after.into_iter().chain(s.queued.into_iter().flat_map(|(_, g)| g));
-                    for req in gets {
+                    for (req, _) in s.primes {
                         let outcome = Outcome::Failed(format!("{agent} went offline"));
                         self.queued.push_back(Input::Response { id: req.id, outcome });
                     }

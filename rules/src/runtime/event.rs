@@ -20,8 +20,10 @@ pub enum RuntimeEvent {
         /// What was done.
         report: SyncReport,
     },
-    /// Putting an Agent's subscriptions in place failed as a whole (no
-    /// answer, the link closed); it is retried when the Agent is next
+    /// An attempt to put an Agent's subscriptions in place failed as a
+    /// whole. When the Agent did not answer (it may not listen yet) the
+    /// runtime tries again, waiting 1 s, 2 s, 4 s … up to a minute; an
+    /// Agent that answered with an error is tried again when it is next
     /// reported online or reboots.
     SyncFailed {
         /// The Agent.

@@ -8,6 +8,15 @@
 //! the same loop. Nothing is spawned per request and no lock is held across
 //! an `.await` (the client's own lock is released before it sends).
 //!
+//! Answers and notifications reach the loop by different paths (a waiter,
+//! a channel), but the client's driver reads them in wire order and
+//! completes a waiter before it queues the next notification. So before a
+//! notification is fed, the loop takes the answers already there
+//! ([`InFlight::ready`]): the engine sees an Agent's messages in the order
+//! the Agent sent them — a priming GetResp before the ValueChange that
+//! followed it (else the older value would win), an OperateResp before its
+//! OperationComplete.
+//!
 //! Timeouts belong to the engine: it fails a request at its own deadline
 //! (on the runtime's clock). The client is given a longer one only so its
 //! futures cannot pile up; when that fires the engine has already decided,
@@ -22,10 +31,21 @@ use usp_endpoint::{
 };
 use usp_proto::usp::{Error, response::RespType};
 
-use crate::engine::{Outcome, OutgoingRequest, RequestId};
+use crate::engine::{Outcome, RequestId};
+
+/// Whom an answer is for.
+#[derive(Debug, Clone)]
+pub(crate) enum For {
+    /// The engine, as the answer to its request.
+    Engine(RequestId),
+    /// The engine's cache, as [`Input::Values`](crate::engine::Input::Values)
+    /// of this Agent: a priming Get sent after the engine stopped waiting
+    /// for it (see `driver.rs`).
+    Values(std::sync::Arc<str>),
+}
 
 /// What a request came to.
-pub(crate) type Answer = (RequestId, Result<RespType, UspError>);
+pub(crate) type Answer = (For, Result<RespType, UspError>);
 
 type Flight = Pin<Box<dyn Future<Output = Answer> + Send>>;
 
@@ -52,18 +72,19 @@ impl InFlight {
         self.flights.len()
     }
 
-    /// Sends `req`: returns once its Record is handed to the link (or
-    /// waits for room there), with its answer if that came at once.
+    /// Sends `body` to `agent`: returns once its Record is handed to the
+    /// link (or waits for room there), with its answer if that came at once.
     pub(crate) async fn send<S: RecordSender>(
         &mut self,
         client: &ControllerClient<S>,
-        req: OutgoingRequest,
+        agent: std::sync::Arc<str>,
+        body: usp_proto::usp::request::ReqType,
+        whom: For,
     ) -> Option<Answer> {
         let client = client.clone();
         let timeout = self.client_timeout;
-        let OutgoingRequest { id, agent, body, .. } = req;
         let mut flight: Flight =
-            Box::pin(async move { (id, client.request_with_timeout(&agent, body, timeout).await) });
+            Box::pin(async move { (whom, client.request_with_timeout(&agent, body, timeout).await) });
         match std::future::poll_fn(|cx| Poll::Ready(flight.as_mut().poll(cx))).await {
             Poll::Ready(answer) => Some(answer),
             Poll::Pending => {
@@ -71,6 +92,17 @@ impl InFlight {
                 None
             }
         }
+    }
+
+    /// The answers that are already there, without waiting.
+    pub(crate) async fn ready(&mut self, out: &mut Vec<Answer>) {
+        std::future::poll_fn(|cx| {
+            while let Poll::Ready(Some(answer)) = self.flights.poll_next_unpin(cx) {
+                out.push(answer);
+            }
+            Poll::Ready(())
+        })
+        .await;
     }
 
     /// The next answer (pending forever while nothing is in flight).

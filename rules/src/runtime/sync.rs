@@ -17,6 +17,10 @@
 //!    bad row does not cost the others), in that order: a replaced row is
 //!    gone before its successor, which has the same ID, is added.
 //!
+//! The plan is made from what the Agent holds, so syncing is idempotent: a
+//! sync that was interrupted (a newer one replaced it, the Agent went away)
+//! is completed by the next.
+//!
 //! Choices: a row whose `Recipient` names another Controller is never
 //! touched, even with our prefix (another rules engine may share the
 //! prefix). When our Controller row cannot be identified (the Agent hides

@@ -13,7 +13,9 @@
 //! | 5 | mode | EnumControl (Comfort, Eco, Off) | Comfort |
 //! | 6 | window | BinarySensor (WindowOpen) | false |
 //!
-//! and the `Device.Node.` table for ObjectCreation / ObjectDeletion.
+//! the `Device.Node.` table for ObjectCreation / ObjectDeletion, and a
+//! vendor table `Device.X_Sim.Note.{i}.` (`Alias`, `Text`) that Controllers
+//! may add to and delete from, for the Add and Delete actions.
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::{sync::Arc, time::Instant};
@@ -22,9 +24,9 @@ use tokio::sync::mpsc;
 use usp_endpoint::{
     agent::{Agent, runtime},
     datamodel::{
-        Args, CommandRef, DataModel, ObjRef, OpId, Operation, ParamError, ParamRef, Provider, ProviderCtx,
-        Report, ReportQueue, Store, Target, Value,
-        models::{agent_schema, device_info, iot, iot::Capability},
+        Args, CommandRef, DataModel, ObjAccess, ObjRef, OpId, Operation, ParamError, ParamRef, ParamType,
+        Provider, ProviderCtx, ProviderError, Report, ReportQueue, SchemaBuilder, Store, Target, Value,
+        models::{device_info, iot, iot::Capability, local_agent},
     },
 };
 
@@ -47,6 +49,10 @@ pub enum Touch {
     Set { path: String, value: String },
     /// A command ran.
     Operate { command: String },
+    /// A row was added, with these parameter values.
+    Add { row: String, values: Vec<(String, String)> },
+    /// A row was deleted.
+    Delete { row: String },
 }
 
 /// The IoT actuators, reporting what they are asked.
@@ -84,11 +90,40 @@ impl Provider for Watched {
         let _ = self.tx.send((Touch::Operate { command: ctx.store.schema().command_path(command) }, at));
         self.inner.operate(ctx, command, input, op)
     }
+
+    fn add(
+        &mut self,
+        ctx: &mut ProviderCtx<'_>,
+        row: &ObjRef,
+        values: &[(ParamRef, Value)],
+    ) -> Result<(), ProviderError> {
+        let schema = ctx.store.schema();
+        let values =
+            values.iter().map(|(p, v)| (schema.param(p.param).name.to_string(), v.to_string())).collect();
+        let _ = self.tx.send((Touch::Add { row: schema.obj_path(row), values }, Instant::now()));
+        Ok(())
+    }
+
+    fn delete(&mut self, ctx: &mut ProviderCtx<'_>, row: &ObjRef) -> Result<(), ProviderError> {
+        let _ = self.tx.send((Touch::Delete { row: ctx.store.schema().obj_path(row) }, Instant::now()));
+        Ok(())
+    }
 }
 
 /// A room's data model; what its actuators do goes to `tx`.
 pub fn room_model(temperature: &str, tx: mpsc::UnboundedSender<(Touch, Instant)>) -> DataModel {
-    let schema = Arc::new(agent_schema().unwrap());
+    let mut b = SchemaBuilder::new();
+    device_info::define(&mut b);
+    local_agent::define(&mut b);
+    iot::define(&mut b);
+    b.root().object("X_Sim", |x| {
+        x.table("Note", |t| {
+            t.access(ObjAccess::AddDelete).unique_key(&["Alias"]);
+            t.param("Alias", ParamType::alias()).write_once();
+            t.param("Text", ParamType::string().max_len(256)).read_write();
+        });
+    });
+    let schema = Arc::new(b.build().unwrap());
     let mut store = Store::new(schema.clone());
     device_info::populate(
         &mut store,
@@ -113,7 +148,7 @@ pub fn room_model(temperature: &str, tx: mpsc::UnboundedSender<(Touch, Instant)>
         iot::add_capability(&mut store, &caps, name, cap).unwrap();
     }
     let mut dm = DataModel::with_store(store);
-    for path in ["Device.IoTCapability.", "Device.Node."] {
+    for path in ["Device.IoTCapability.", "Device.Node.", "Device.X_Sim."] {
         let at = dm.object_id(path).unwrap();
         dm.mount(at, Box::new(Watched { inner: iot::Actuators, tx: tx.clone() }));
     }
