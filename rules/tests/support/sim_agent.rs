@@ -240,3 +240,16 @@ pub async fn subscription_ids(agent: &runtime::AgentHandle) -> Vec<String> {
 pub async fn next_touch(rx: &mut mpsc::UnboundedReceiver<(Touch, Instant)>) -> (Touch, Instant) {
     rx.recv().await.expect("the agent is gone")
 }
+
+/// Adds `Device.X_Sim.Note.{n}.` with `Text` to a not yet running Agent's
+/// data model (a target for Sets that carry any text, e.g. a sequence
+/// number in a bench); returns its path.
+pub fn add_note(agent: &mut Agent, text: &str) -> String {
+    let dm = agent.data_model_mut();
+    let Ok(Target::Table(table)) = dm.lookup("Device.X_Sim.Note.") else { panic!("no Note table") };
+    let store = dm.store_mut();
+    let schema = store.schema().clone();
+    let param = schema.param_named(table.table, "Text").unwrap();
+    let row = store.add(&table, vec![(param, Value::String(text.to_owned()))]).unwrap();
+    schema.obj_path(&row)
+}
