@@ -21,6 +21,7 @@ use std::{
     time::{Duration, SystemTime},
 };
 
+use futures_util::FutureExt;
 use tokio::sync::{broadcast, mpsc, oneshot};
 use usp_endpoint::{
     controller::{ControllerClient, Incoming, Notifications, UspError},
@@ -61,6 +62,12 @@ const SYNC_RETRY_MAX: Duration = Duration::from_secs(60);
 /// Longest wait for one answer during a sync: an Agent that is not
 /// listening yet should cost a retry, not the engine's request timeout.
 const SYNC_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// Most notifications handled in one turn of the loop.
+const BURST: usize = 64;
+/// Most syncs talking to Agents at once: when a thousand Agents connect
+/// together (the appliance starting), their syncs queue instead of
+/// flooding the link.
+const SYNC_CONCURRENCY: usize = 64;
 /// A priming Get is sent as the engine's request while the engine still
 /// waits for it with at least this much to spare; later, its answer is fed
 /// as `Input::Values` instead.
@@ -94,6 +101,7 @@ pub(crate) struct Driver<S: RecordSender> {
     sync_tx: mpsc::UnboundedSender<SyncDone>,
     sync_rx: mpsc::UnboundedReceiver<SyncDone>,
     next_generation: u64,
+    sync_permits: Arc<tokio::sync::Semaphore>,
     counters: Counters,
     /// Inputs to feed before waiting again.
     queued: VecDeque<Input>,
@@ -130,6 +138,7 @@ impl<S: RecordSender> Driver<S> {
             sync_tx,
             sync_rx,
             next_generation: 1,
+            sync_permits: Arc::new(tokio::sync::Semaphore::new(SYNC_CONCURRENCY)),
             counters: Counters::default(),
             // A timer that fell due while the process was down runs at once.
             queued: VecDeque::from([Input::Tick]),
@@ -155,22 +164,26 @@ impl<S: RecordSender> Driver<S> {
                     // Every handle is gone; the owner still runs it.
                     None => commands_open = false,
                 },
-                event = self.notifications.recv() => match event {
-                    Some(Incoming::Notification(n)) => {
-                        // Answers that came before it on the wire go first.
-                        self.take_ready_answers().await;
-                        self.counters.notifications += 1;
-                        self.metrics.notifications.increment(1);
-                        let received_at = self.clock.now();
-                        self.feed(Input::Notify { agent: n.from, notify: n.notify, received_at }).await;
-                    }
-                    Some(Incoming::Connected(c)) => self.presence(AgentPresence::Online(c.from)).await,
-                    Some(Incoming::Disconnected(d)) => self.presence(AgentPresence::Offline(d.from)).await,
-                    None => {
-                        tracing::error!("rules runtime: the controller link closed; stopping");
+                event = self.notifications.recv() => {
+                    if !self.incoming(event).await {
                         break;
                     }
-                },
+                    // The rest of a burst in the same turn, bounded so the
+                    // other sources still get theirs.
+                    let mut more = true;
+                    for _ in 1..BURST {
+                        match self.notifications.recv().now_or_never() {
+                            Some(event) => more = self.incoming(event).await,
+                            None => break,
+                        }
+                        if !more {
+                            break;
+                        }
+                    }
+                    if !more {
+                        break;
+                    }
+                }
                 p = self.presence.recv(), if presence_open => match p {
                     Some(p) => self.presence(p).await,
                     None => presence_open = false,
@@ -190,6 +203,28 @@ impl<S: RecordSender> Driver<S> {
             tracing::error!(error = %e, "rules runtime: final state write failed");
         }
         result
+    }
+
+    /// Handles what the client received unasked; false when its stream
+    /// ended (the link closed).
+    async fn incoming(&mut self, event: Option<Incoming>) -> bool {
+        match event {
+            Some(Incoming::Notification(n)) => {
+                // Answers that came before it on the wire go first.
+                self.take_ready_answers().await;
+                self.counters.notifications += 1;
+                self.metrics.notifications.increment(1);
+                let received_at = self.clock.now();
+                self.feed(Input::Notify { agent: n.from, notify: n.notify, received_at }).await;
+            }
+            Some(Incoming::Connected(c)) => self.presence(AgentPresence::Online(c.from)).await,
+            Some(Incoming::Disconnected(d)) => self.presence(AgentPresence::Offline(d.from)).await,
+            None => {
+                tracing::error!("rules runtime: the controller link closed; stopping");
+                return false;
+            }
+        }
+        true
     }
 
     /// Feeds the answers already received, before what came after them.
@@ -336,10 +371,13 @@ impl<S: RecordSender> Driver<S> {
         let prefix = self.engine.config().subscription_prefix.clone();
         let timeout = self.engine.config().request_timeout.min(SYNC_REQUEST_TIMEOUT);
         let name = agent.clone();
+        let permits = self.sync_permits.clone();
         let task = tokio::spawn(async move {
             let mut wait = SYNC_RETRY_MIN;
             loop {
+                let Ok(permit) = permits.acquire().await else { return };
                 let result = sync(&client, &name, &specs, &prefix, timeout).await;
+                drop(permit);
                 // No answer: the Agent may not listen yet; try again.
                 let again = matches!(result, Err(UspError::Timeout(_) | UspError::Link(_)));
                 if done.send((name.clone(), generation, result, again)).is_err() || !again {
