@@ -26,6 +26,16 @@ pub(crate) struct Attachment {
     entry: Arc<EndpointEntry>,
     filters: Vec<Box<str>>,
     scratch: Vec<Subscriber>,
+    /// Deliveries counted here first and added to the shared counters by
+    /// [`Attachment::flush_counts`] before they are written: one atomic add
+    /// per batch, not one per Record.
+    counts: Counts,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct Counts {
+    records_out: u64,
+    bytes_out: u64,
 }
 
 impl Attachment {
@@ -35,7 +45,15 @@ impl Attachment {
         let outbox = Arc::new(Outbox::new(limits.queue_max_messages, limits.queue_max_bytes));
         let entry = shared.registry.insert(id, new);
         shared.stats.connection_opened();
-        Attachment { shared: shared.clone(), id, outbox, entry, filters: Vec::new(), scratch: Vec::new() }
+        Attachment {
+            shared: shared.clone(),
+            id,
+            outbox,
+            entry,
+            filters: Vec::new(),
+            scratch: Vec::new(),
+            counts: Counts::default(),
+        }
     }
 
     pub(crate) fn id(&self) -> ConnectionId {
@@ -102,18 +120,30 @@ impl Attachment {
             .inspect_err(|r| self.shared.stats.drop_record(r.drop_reason()))
     }
 
-    /// Counts an admitted Record in and routes it.
+    /// Counts an admitted Record in and routes it. Counted at once, before
+    /// any subscriber can see it.
     pub(crate) fn publish(&mut self, message: Message) -> Option<Pending> {
-        let size = message.payload().len();
-        self.shared.stats.record_in(size);
-        self.entry.count_in(size);
+        let bytes = message.payload().len() as u64;
+        self.shared.stats.records_in(1, bytes);
+        self.entry.count_in(1, bytes);
         self.shared.router.route(&Arc::new(message), &mut self.scratch)
     }
 
     /// Counts a delivery written to the peer.
-    pub(crate) fn delivered(&self, bytes: usize) {
-        self.shared.stats.record_out(bytes);
-        self.entry.count_out(bytes);
+    pub(crate) fn delivered(&mut self, bytes: usize) {
+        self.counts.records_out += 1;
+        self.counts.bytes_out += bytes as u64;
+    }
+
+    /// Adds the deliveries counted since the last call to the broker's and
+    /// the registry's counters. Connections call it after filling their
+    /// write buffer and before writing it.
+    pub(crate) fn flush_counts(&mut self) {
+        let c = std::mem::take(&mut self.counts);
+        if c.records_out > 0 {
+            self.shared.stats.records_out(c.records_out, c.bytes_out);
+            self.entry.count_out(c.records_out, c.bytes_out);
+        }
     }
 
     /// Counts deliveries that will never reach the peer.
@@ -126,6 +156,7 @@ impl Attachment {
 
 impl Drop for Attachment {
     fn drop(&mut self) {
+        self.flush_counts();
         for filter in self.filters.drain(..) {
             self.shared.router.unsubscribe(&filter, self.id);
         }

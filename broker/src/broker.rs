@@ -18,7 +18,10 @@ use std::{
 };
 
 use dashmap::DashMap;
-use tokio::{net::TcpListener, time::Instant};
+use tokio::{
+    net::{TcpListener, TcpSocket},
+    time::Instant,
+};
 use tokio_rustls::TlsAcceptor;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
@@ -75,6 +78,11 @@ pub(crate) struct Shared {
     pub(crate) tasks: TaskTracker,
     next_id: AtomicU64,
     open_sockets: AtomicUsize,
+    /// Dedicated I/O threads' runtimes (empty: the caller's runtime).
+    io: Vec<tokio::runtime::Handle>,
+    next_io: AtomicUsize,
+    /// Ends the dedicated I/O threads once every connection is done.
+    io_stop: CancellationToken,
     /// Distinguishes ClientIds assigned by this run from earlier runs'.
     run_tag: u64,
 }
@@ -92,6 +100,33 @@ impl Shared {
     pub(crate) fn write_timeout(&self) -> Duration {
         Duration::from_millis(self.limits.write_timeout_ms)
     }
+
+    /// The I/O thread the next connection goes to, if there are any.
+    fn next_io_thread(&self) -> Option<&tokio::runtime::Handle> {
+        if self.io.is_empty() {
+            return None;
+        }
+        self.io.get(self.next_io.fetch_add(1, Ordering::Relaxed) % self.io.len())
+    }
+}
+
+/// Starts `n` threads, each running a single-threaded runtime until `stop`.
+fn start_io_threads(n: usize, stop: &CancellationToken) -> Result<Vec<tokio::runtime::Handle>, StartError> {
+    (0..n)
+        .map(|i| {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|_| StartError::Invalid("cannot build an I/O thread runtime"))?;
+            let handle = runtime.handle().clone();
+            let stop = stop.clone();
+            std::thread::Builder::new()
+                .name(format!("usp-broker-io-{i}"))
+                .spawn(move || runtime.block_on(stop.cancelled()))
+                .map_err(|_| StartError::Invalid("cannot start an I/O thread"))?;
+            Ok(handle)
+        })
+        .collect()
 }
 
 /// Counts a socket against `max_connections` for as long as it lives.
@@ -141,10 +176,12 @@ impl Broker {
             ));
         }
         let stats = Arc::new(Stats::new());
+        let io_stop = CancellationToken::new();
+        let io = start_io_threads(config.runtime.io_threads, &io_stop)?;
         let shared = Arc::new(Shared {
             policy: AccessPolicy::new(&config.access, &config.auth)?,
             record_limits: usp_proto::decode::Limits::with_max_record_size(limits.max_record_size),
-            router: Router::new(stats.clone(), Duration::from_millis(limits.qos1_queue_wait_ms)),
+            router: Router::new(stats.clone(), Duration::from_millis(limits.queue_full_wait_ms)),
             registry: Registry::new(1024),
             stats,
             clients: DashMap::new(),
@@ -152,6 +189,9 @@ impl Broker {
             tasks: TaskTracker::new(),
             next_id: AtomicU64::new(1),
             open_sockets: AtomicUsize::new(0),
+            io,
+            next_io: AtomicUsize::new(0),
+            io_stop,
             run_tag: SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64),
             limits,
         });
@@ -169,7 +209,7 @@ impl Broker {
         let mut bound = Vec::new();
         for (addr, tls, service) in listeners {
             let listener =
-                TcpListener::bind(addr).await.map_err(|source| StartError::Bind { addr, source })?;
+                listen(addr, shared.limits.accept_backlog).map_err(|source| StartError::Bind { addr, source })?;
             let local = listener.local_addr().map_err(|source| StartError::Bind { addr, source })?;
             match service {
                 Service::Mqtt => mqtt_addrs.push(local),
@@ -182,6 +222,14 @@ impl Broker {
         }
         Ok(BrokerHandle { shared, mqtt_addrs, websocket_addrs })
     }
+}
+
+/// Binds a listener with our accept backlog (tokio's `bind` uses 128).
+fn listen(addr: SocketAddr, backlog: u32) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(backlog)
 }
 
 async fn accept_loop(listener: TcpListener, tls: Option<TlsAcceptor>, shared: Arc<Shared>, service: Service) {
@@ -208,10 +256,27 @@ async fn accept_loop(listener: TcpListener, tls: Option<TlsAcceptor>, shared: Ar
             continue;
         };
         let (tls, shared2, service) = (tls.clone(), shared.clone(), service.clone());
-        shared.tasks.spawn(async move {
-            let _slot = slot;
-            serve_socket(tcp, peer, tls, shared2, service).await;
-        });
+        match shared.next_io_thread() {
+            None => {
+                shared.tasks.spawn(async move {
+                    let _slot = slot;
+                    serve_socket(tcp, peer, tls, shared2, service).await;
+                });
+            }
+            Some(io) => {
+                // Move the socket to the I/O thread's reactor.
+                let Ok(std) = tcp.into_std() else { continue };
+                shared.tasks.spawn_on(
+                    async move {
+                        let _slot = slot;
+                        if let Ok(tcp) = tokio::net::TcpStream::from_std(std) {
+                            serve_socket(tcp, peer, tls, shared2, service).await;
+                        }
+                    },
+                    io,
+                );
+            }
+        }
     }
 }
 
@@ -295,11 +360,13 @@ impl BrokerHandle {
         self.shared.shutdown.cancel();
         self.shared.tasks.close();
         self.shared.tasks.wait().await;
+        self.shared.io_stop.cancel();
     }
 }
 
 impl Drop for BrokerHandle {
     fn drop(&mut self) {
         self.shared.shutdown.cancel();
+        self.shared.io_stop.cancel();
     }
 }

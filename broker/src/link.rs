@@ -183,6 +183,7 @@ impl LocalLink {
     pub fn try_recv(&mut self) -> Option<Delivered> {
         let delivery = self.att.outbox().pop()?;
         self.att.delivered(delivery.message.payload().len());
+        self.att.flush_counts();
         Some(Delivered { message: delivery.message })
     }
 }

@@ -55,14 +55,14 @@ pub(crate) struct EndpointEntry {
 }
 
 impl EndpointEntry {
-    pub(crate) fn count_in(&self, bytes: usize) {
-        self.records_in.fetch_add(1, Ordering::Relaxed);
-        self.bytes_in.fetch_add(bytes as u64, Ordering::Relaxed);
+    pub(crate) fn count_in(&self, records: u64, bytes: u64) {
+        self.records_in.fetch_add(records, Ordering::Relaxed);
+        self.bytes_in.fetch_add(bytes, Ordering::Relaxed);
     }
 
-    pub(crate) fn count_out(&self, bytes: usize) {
-        self.records_out.fetch_add(1, Ordering::Relaxed);
-        self.bytes_out.fetch_add(bytes as u64, Ordering::Relaxed);
+    pub(crate) fn count_out(&self, records: u64, bytes: u64) {
+        self.records_out.fetch_add(records, Ordering::Relaxed);
+        self.bytes_out.fetch_add(bytes, Ordering::Relaxed);
     }
 
     fn info(&self) -> EndpointInfo {
@@ -232,8 +232,8 @@ mod tests {
                 reply_topic: "usp/agent/proto::a".into(),
             },
         );
-        entry.count_in(10);
-        entry.count_out(20);
+        entry.count_in(1, 10);
+        entry.count_out(1, 20);
         let found = registry.find("proto::a");
         assert_eq!(found.len(), 1);
         assert_eq!((found[0].records_in, found[0].bytes_in, found[0].bytes_out), (1, 10, 20));

@@ -139,14 +139,14 @@ impl Stats {
         }
     }
 
-    pub(crate) fn record_in(&self, bytes: usize) {
-        self.records_in.add(1);
-        self.bytes_in.add(bytes as u64);
+    pub(crate) fn records_in(&self, records: u64, bytes: u64) {
+        self.records_in.add(records);
+        self.bytes_in.add(bytes);
     }
 
-    pub(crate) fn record_out(&self, bytes: usize) {
-        self.records_out.add(1);
-        self.bytes_out.add(bytes as u64);
+    pub(crate) fn records_out(&self, records: u64, bytes: u64) {
+        self.records_out.add(records);
+        self.bytes_out.add(bytes);
     }
 
     pub(crate) fn drop_record(&self, reason: DropReason) {
@@ -217,11 +217,12 @@ pub struct StatsSnapshot {
     pub bytes_out: u64,
     /// Accepted Records no subscription matched.
     pub unrouted: u64,
-    /// Connections accepted (after CONNECT or the WebSocket upgrade).
+    /// Connections accepted (after CONNECT or the WebSocket upgrade), and
+    /// in-process links attached.
     pub connections_accepted: u64,
     /// Connections refused (credentials, identity, limits, handshake).
     pub connections_refused: u64,
-    /// Connections open now.
+    /// Connections (and in-process links) open now.
     pub connections: u64,
     /// Connections closed for breaking the MQTT or WebSocket protocol.
     pub protocol_errors: u64,

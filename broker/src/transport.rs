@@ -20,8 +20,40 @@ use tokio::{
 };
 use tokio_rustls::server::TlsStream;
 
-/// Bytes reserved for one read.
-const READ_CHUNK: usize = 8 * 1024;
+/// Smallest and largest read sizes: an idle or handshaking connection
+/// reads into 512 bytes, a busy one grows its reads up to 64 KiB.
+const MIN_READ: usize = 512;
+const MAX_READ: usize = 64 * 1024;
+
+/// The read size of one connection, adapting to its traffic: doubled when a
+/// read fills the space offered, halved when reads stay small. Large
+/// transient read buffers during the handshakes of many connections would
+/// otherwise stay resident as heap fragmentation.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ReadSize(usize);
+
+impl Default for ReadSize {
+    fn default() -> Self {
+        ReadSize(MIN_READ)
+    }
+}
+
+impl ReadSize {
+    fn prepare(&self, buf: &mut BytesMut) -> usize {
+        if buf.capacity() - buf.len() < self.0 {
+            buf.reserve(self.0);
+        }
+        buf.capacity() - buf.len()
+    }
+
+    fn update(&mut self, offered: usize, read: usize) {
+        if read >= offered {
+            self.0 = (self.0 * 2).min(MAX_READ);
+        } else if read < self.0 / 4 {
+            self.0 = (self.0 / 2).max(MIN_READ);
+        }
+    }
+}
 
 /// A plain or TLS server-side socket.
 #[derive(Debug)]
@@ -36,24 +68,27 @@ impl Transport {
     }
 
     /// Reads what is available into `buf` (at least one byte, or 0 at end of
-    /// stream). Cancel-safe: no bytes are lost if the future is dropped.
-    pub(crate) async fn read_some(&mut self, buf: &mut BytesMut) -> io::Result<usize> {
+    /// stream), offering `size` bytes of room. Cancel-safe: no bytes are lost
+    /// if the future is dropped.
+    pub(crate) async fn read_some(&mut self, buf: &mut BytesMut, size: &mut ReadSize) -> io::Result<usize> {
         match self {
             Transport::Plain(tcp) => loop {
                 tcp.readable().await?;
-                if buf.capacity() - buf.len() < READ_CHUNK / 4 {
-                    buf.reserve(READ_CHUNK);
-                }
+                let offered = size.prepare(buf);
                 match tcp.try_read_buf(buf) {
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                    other => return other,
+                    Ok(n) => {
+                        size.update(offered, n);
+                        return Ok(n);
+                    }
+                    Err(e) => return Err(e),
                 }
             },
             Transport::Tls(tls) => {
-                if buf.capacity() - buf.len() < READ_CHUNK / 4 {
-                    buf.reserve(READ_CHUNK);
-                }
-                tls.read_buf(buf).await
+                let offered = size.prepare(buf);
+                let n = tls.read_buf(buf).await?;
+                size.update(offered, n);
+                Ok(n)
             }
         }
     }
@@ -99,5 +134,26 @@ impl AsyncWrite for Transport {
             Transport::Plain(s) => Pin::new(s).poll_shutdown(cx),
             Transport::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn read_size_adapts() {
+        let mut size = ReadSize::default();
+        let mut buf = BytesMut::new();
+        let offered = size.prepare(&mut buf);
+        assert!(offered >= MIN_READ && buf.capacity() < 2 * MIN_READ);
+        for _ in 0..10 {
+            size.update(size.0, size.0);
+        }
+        assert_eq!(size.0, MAX_READ, "full reads grow it");
+        for _ in 0..10 {
+            size.update(size.0, 10);
+        }
+        assert_eq!(size.0, MIN_READ, "small reads shrink it");
     }
 }

@@ -169,20 +169,19 @@ async fn mqtt5_controller_with_mqtt311_agent() {
     broker.shutdown().await;
 }
 
-/// Many QoS 1 publishers into one subscriber whose queue holds 4 records:
-/// publishers are held back, nothing is lost.
-#[tokio::test]
-async fn qos1_fan_in_through_small_queues_loses_nothing() {
+/// Many publishers into one subscriber whose queue holds 4 records:
+/// publishers are held back, nothing is lost, at QoS 1 and at QoS 0.
+async fn fan_in_through_small_queues_loses_nothing(qos: Q5) {
     let broker = broker(|c| {
         c.access.controllers = vec![CTL.into()];
         c.limits.queue_max_messages = 4;
         c.limits.max_inflight = 2;
-        c.limits.qos1_queue_wait_ms = 60_000;
+        c.limits.queue_full_wait_ms = 60_000;
     })
     .await;
     let addr = broker.mqtt_addrs()[0];
     let mut ctl = Mqtt5::connect(addr, CTL).await;
-    ctl.subscribe("usp/controller/proto::ctl", Q5::AtLeastOnce).await;
+    ctl.subscribe("usp/controller/proto::ctl", qos).await;
 
     const AGENTS: usize = 4;
     const EACH: usize = 250;
@@ -192,7 +191,7 @@ async fn qos1_fan_in_through_small_queues_loses_nothing() {
         senders.push(tokio::spawn(async move {
             for i in 0..EACH {
                 let record = get_request(&format!("proto::fan-{a}"), CTL, &format!("{a}-{i}"));
-                agent.publish("usp/controller/proto::ctl", Q5::AtLeastOnce, record, None).await;
+                agent.publish("usp/controller/proto::ctl", qos, record, None).await;
             }
             agent
         }));
@@ -215,6 +214,16 @@ async fn qos1_fan_in_through_small_queues_loses_nothing() {
     assert_eq!(stats.dropped(DropReason::QueueFull), 0);
     assert_eq!(stats.records_out, (AGENTS * EACH) as u64);
     broker.shutdown().await;
+}
+
+#[tokio::test]
+async fn qos1_fan_in_through_small_queues_loses_nothing() {
+    fan_in_through_small_queues_loses_nothing(Q5::AtLeastOnce).await;
+}
+
+#[tokio::test]
+async fn qos0_fan_in_through_small_queues_loses_nothing() {
+    fan_in_through_small_queues_loses_nothing(Q5::AtMostOnce).await;
 }
 
 /// A second connection with the same ClientId takes over: the first gets

@@ -187,3 +187,41 @@ async fn connections_beyond_the_limit_are_refused() {
     assert_eq!(broker.stats().connections_refused, 1);
     broker.shutdown().await;
 }
+
+/// With dedicated I/O threads, MQTT 5, 3.1.1, WebSocket and in-process
+/// endpoints still meet in one fabric, and shutdown still drains and ends.
+#[tokio::test]
+async fn dedicated_io_threads() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
+    let broker = broker(|c| {
+        c.runtime.io_threads = 2;
+        c.access.controllers = vec![RULES.into()];
+    })
+    .await;
+    let addr = broker.mqtt_addrs()[0];
+    let mut a5 = Mqtt5::connect(addr, "proto::io5").await;
+    a5.subscribe("usp/agent/proto::io5", Q5::AtLeastOnce).await;
+    let mut a4 = Mqtt311::connect(addr, "proto::io4").await;
+    a4.subscribe("usp/agent/proto::io4/#", rumqttc::QoS::AtLeastOnce).await;
+    let mut request = format!("ws://{}/usp?eid=proto::iows", broker.websocket_addrs()[0]).into_client_request().unwrap();
+    request.headers_mut().insert("Sec-WebSocket-Protocol", "v1.usp".parse().unwrap());
+    let (mut ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let mut link = broker.link(RULES).unwrap();
+
+    for to in ["proto::io5", "proto::io4", "proto::iows"] {
+        link.send(get_request(RULES, to, to)).await.unwrap();
+    }
+    assert_eq!(msg_id(&a5.next_publish().await.payload), "proto::io5");
+    assert_eq!(msg_id(&a4.next_publish().await.payload), "proto::io4");
+    let Some(Ok(Message::Binary(record))) = ws.next().await else { panic!("a Record over WebSocket") };
+    assert_eq!(msg_id(&record), "proto::iows");
+    ws.send(Message::Binary(get_response("proto::iows", RULES, "back"))).await.unwrap();
+    assert_eq!(msg_id(within("the answer", link.recv()).await.unwrap().record()), "back");
+
+    broker.shutdown().await;
+    assert_eq!(a5.closed().await, Some(p5::DisconnectReasonCode::ServerShuttingDown));
+    assert_eq!(broker.stats().connections, 1, "the link is its owner's to drop");
+    drop(link);
+    assert_eq!(broker.stats().connections, 0);
+}

@@ -39,7 +39,7 @@ impl Session {
                 }
                 let pkid = match delivery.qos {
                     QoS::AtMostOnce => 0,
-                    _ => match self.inflight.push(delivery.message.clone()) {
+                    _ => match self.inflight.push() {
                         Some(pkid) => pkid,
                         // Not reached: at most `room` deliveries were taken.
                         None => {

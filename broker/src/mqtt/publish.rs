@@ -50,6 +50,25 @@ pub(super) fn inbound_message(
     Message::new(topic.slice(..base.len()), reply_to, payload, properties, qos, publisher)
 }
 
+/// The acknowledgement of an inbound QoS 1 or 2 PUBLISH, kept small while
+/// the publish waits for room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Ack {
+    /// PUBACK with its reason (MQTT 5) for QoS 1.
+    PubAck(u16, PubAckReason),
+    /// PUBREC for QoS 2 (3.1.1 only).
+    PubRec(u16),
+}
+
+impl Ack {
+    pub(super) fn into_packet(self) -> Packet {
+        match self {
+            Ack::PubAck(pkid, reason) => Packet::PubAck(PubAck { pkid, reason }, None),
+            Ack::PubRec(pkid) => Packet::PubRec(PubRec { pkid, reason: PubRecReason::Success }, None),
+        }
+    }
+}
+
 impl Session {
     pub(super) fn handle_publish(
         &mut self,
@@ -93,6 +112,7 @@ impl Session {
         }
 
         let message = inbound_message(&publish.topic, topic, publish.payload, properties, qos, self.att.id());
+        self.routed = true;
         match self.att.publish(message) {
             None => self.acknowledge(qos, pkid, None),
             Some(pending) => {
@@ -106,16 +126,13 @@ impl Session {
         }
     }
 
-    fn ack_packet(&self, qos: QoS, pkid: u16, refused: Option<PubAckReason>) -> Option<Packet> {
+    fn ack_packet(&self, qos: QoS, pkid: u16, refused: Option<PubAckReason>) -> Option<Ack> {
         let v5 = self.version() == Version::V5;
         match qos {
             QoS::AtMostOnce => None,
-            QoS::AtLeastOnce => {
-                let reason = refused.filter(|_| v5).unwrap_or(PubAckReason::Success);
-                Some(Packet::PubAck(PubAck { pkid, reason }, None))
-            }
+            QoS::AtLeastOnce => Some(Ack::PubAck(pkid, refused.filter(|_| v5).unwrap_or(PubAckReason::Success))),
             // 3.1.1 only (MQTT 5 QoS 2 is refused above); PUBREC has no reason there.
-            QoS::ExactlyOnce => Some(Packet::PubRec(PubRec { pkid, reason: PubRecReason::Success }, None)),
+            QoS::ExactlyOnce => Some(Ack::PubRec(pkid)),
         }
     }
 
@@ -128,7 +145,7 @@ impl Session {
             self.awaiting_release.push(pkid);
         }
         match self.ack_packet(qos, pkid, refused) {
-            Some(ack) => self.write(ack),
+            Some(ack) => self.write(ack.into_packet()),
             None => Ok(()),
         }
     }

@@ -18,7 +18,7 @@
 //! *writing* its own queue, so two connections publishing to each other
 //! cannot wait on each other forever.
 
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+use std::{net::SocketAddr, pin::pin, sync::Arc, time::Duration};
 
 use bytes::BytesMut;
 use rumqttd::protocol::{
@@ -36,6 +36,7 @@ use super::{
     connect::{self, ConnectPacket, PeerCertificate},
     frame::FrameError,
     inflight::Inflight,
+    publish::Ack,
     will,
 };
 use crate::{
@@ -44,7 +45,7 @@ use crate::{
     registry::{Mtp, NewEntry},
     router::{Delivery, Message, Pending},
     stats::DropReason,
-    transport::Transport,
+    transport::{ReadSize, Transport},
 };
 
 /// Why a connection ended.
@@ -68,9 +69,8 @@ enum Event {
     Read(std::io::Result<usize>),
     Room,
     Outbox,
-    Idle,
-    TakenOver,
-    Shutdown,
+    KeepAlive,
+    Stop,
 }
 
 /// State of an accepted connection.
@@ -82,13 +82,18 @@ pub(super) struct Session {
     pub(super) inflight: Inflight,
     /// Inbound QoS 2 packet identifiers between PUBREC and PUBREL.
     pub(super) awaiting_release: Vec<u16>,
-    will: Option<Message>,
+    /// Boxed: most connections have none, and the task stays small.
+    will: Option<Box<Message>>,
     pub(super) client_max_packet: usize,
     /// A QoS 1/2 publish waiting for room, and the acknowledgement to send
     /// when it is done.
-    pub(super) pending: Option<(Pending, Option<Packet>)>,
+    pub(super) pending: Option<(Pending, Option<Ack>)>,
     pub(super) wbuf: BytesMut,
     pub(super) batch: Vec<Delivery>,
+    /// A publish was routed since the last flush.
+    pub(super) routed: bool,
+    /// Ends this connection: cancelled by a takeover, and (as a child of
+    /// the broker's token) by shutdown.
     kick: CancellationToken,
     last_read: Instant,
 }
@@ -101,9 +106,34 @@ pub(crate) async fn serve(
     certificate: PeerCertificate,
     deadline: Instant,
 ) {
-    let max = shared.limits.max_packet_size();
     let mut rbuf = BytesMut::new();
-    let (version, packet) = match timeout_at(deadline, read_connect(&mut io, &mut rbuf, max)).await {
+    let mut read_size = ReadSize::default();
+    // The handshake's state (the CONNECT packet, the decision) and the
+    // goodbye's live in boxed futures, freed when done: the task of an idle
+    // connection holds just the session and the `run` loop (about 1.4 KiB).
+    let handshake = Box::pin(handshake(shared, &mut io, &mut rbuf, &mut read_size, peer, certificate, deadline));
+    let Some(mut session) = handshake.await else {
+        return;
+    };
+    let exit = match session.flush(&mut io).await {
+        Ok(()) => session.run(&mut io, &mut rbuf, &mut read_size).await,
+        Err(exit) => exit,
+    };
+    Box::pin(session.finish(exit, &mut io)).await;
+}
+
+/// CONNECT → decision → CONNACK (queued in the session's write buffer).
+async fn handshake(
+    shared: Arc<Shared>,
+    io: &mut Transport,
+    rbuf: &mut BytesMut,
+    read_size: &mut ReadSize,
+    peer: SocketAddr,
+    certificate: PeerCertificate,
+    deadline: Instant,
+) -> Option<Session> {
+    let max = shared.limits.max_packet_size();
+    let (version, packet) = match timeout_at(deadline, read_connect(io, rbuf, read_size, max)).await {
         Ok(Ok(first)) => first,
         Ok(Err(Some(FrameError::UnsupportedProtocol(level)))) => {
             // MQTT 3.1.1 §3.1.2.2: answer an unknown level with return code 1.
@@ -117,35 +147,34 @@ pub(crate) async fn serve(
                 let _ = timeout(shared.write_timeout(), io.write_all_flush(&out)).await;
             }
             shared.stats.connection_refused();
-            return;
+            return None;
         }
         Ok(Err(_)) | Err(_) => {
             shared.stats.connection_refused();
-            return;
+            return None;
         }
     };
     let codec = Codec::new(version, max);
     let Some(connect) = ConnectPacket::from_packet(packet) else {
         shared.stats.connection_refused();
-        return;
+        return None;
     };
     let id = shared.next_connection_id();
-    let accepted =
-        match connect::decide(&shared.policy, &shared.limits, version, &connect, &certificate, || {
-            shared.assign_client_id(id)
-        }) {
-            Ok(accepted) => accepted,
-            Err((reason, connack)) => {
-                tracing::debug!(%peer, %reason, "CONNECT refused");
-                let mut out = BytesMut::new();
-                if codec.write(Packet::ConnAck(connack, None), &mut out).is_ok() {
-                    let _ = timeout(shared.write_timeout(), io.write_all_flush(&out)).await;
-                }
-                shared.stats.connection_refused();
-                return;
+    let accepted = match connect::decide(&shared.policy, &shared.limits, version, &connect, &certificate, || {
+        shared.assign_client_id(id)
+    }) {
+        Ok(accepted) => accepted,
+        Err((reason, connack)) => {
+            tracing::debug!(%peer, %reason, "CONNECT refused");
+            let mut out = BytesMut::new();
+            if codec.write(Packet::ConnAck(connack, None), &mut out).is_ok() {
+                let _ = timeout(shared.write_timeout(), io.write_all_flush(&out)).await;
             }
-        };
-    let will = will::prepare(&shared, &accepted.identity, id, &connect);
+            shared.stats.connection_refused();
+            return None;
+        }
+    };
+    let will = will::prepare(&shared, &accepted.identity, id, &connect).map(Box::new);
     let att = Attachment::new(
         &shared,
         id,
@@ -161,10 +190,7 @@ pub(crate) async fn serve(
             reply_topic: accepted.reply_topic,
         },
     );
-    let kick = CancellationToken::new();
-    if let Some((_, older)) = shared.clients.insert(accepted.client_id.clone(), (id, kick.clone())) {
-        older.cancel();
-    }
+    let kick = shared.shutdown.child_token();
     let mut session = Session {
         att,
         codec,
@@ -177,14 +203,16 @@ pub(crate) async fn serve(
         pending: None,
         wbuf: BytesMut::new(),
         batch: Vec::new(),
+        routed: false,
         kick,
         last_read: Instant::now(),
     };
-    let exit = match session.write(accepted.connack) {
-        Ok(()) => session.run(&mut io, &mut rbuf).await,
-        Err(exit) => exit,
-    };
-    session.finish(exit, &mut io).await;
+    // Only a connection that cannot even encode its CONNACK fails here.
+    session.write(accepted.connack).ok()?;
+    if let Some((_, older)) = shared.clients.insert(session.client_id.clone(), (id, session.kick.clone())) {
+        older.cancel();
+    }
+    Some(session)
 }
 
 /// Reads until a whole first packet is there. `Err(None)`: the socket
@@ -192,13 +220,14 @@ pub(crate) async fn serve(
 async fn read_connect(
     io: &mut Transport,
     rbuf: &mut BytesMut,
+    read_size: &mut ReadSize,
     max: usize,
 ) -> Result<(Version, Packet), Option<FrameError>> {
     loop {
         if let Some(first) = codec::read_connect(rbuf, max).map_err(Some)? {
             return Ok(first);
         }
-        match io.read_some(rbuf).await {
+        match io.read_some(rbuf, read_size).await {
             Ok(0) | Err(_) => return Err(None),
             Ok(_) => {}
         }
@@ -218,7 +247,16 @@ impl Session {
         })
     }
 
-    async fn run(&mut self, io: &mut Transport, rbuf: &mut BytesMut) -> Exit {
+    async fn run(&mut self, io: &mut Transport, rbuf: &mut BytesMut, read_size: &mut ReadSize) -> Exit {
+        // Futures that live across iterations: registered once, not once per
+        // packet. `stop` fires on takeover and, as a child of the broker's
+        // token, on shutdown.
+        let mut stop = pin!(self.kick.clone().cancelled_owned());
+        // The keep-alive timer is armed at some deadline and, when it fires,
+        // moved to `last_read + timeout` if packets came meanwhile: one timer
+        // update per keep-alive period instead of one per packet.
+        let mut keep_alive = pin!(tokio::time::sleep_until(Instant::now()));
+        let mut armed = false;
         loop {
             if let Err(exit) = self.process(rbuf) {
                 return exit;
@@ -228,19 +266,32 @@ impl Session {
                 *rbuf = BytesMut::new();
             }
             self.deliver();
+            // Counted before written: a peer that got a Record finds it in
+            // the figures.
+            self.att.flush_counts();
+            if std::mem::take(&mut self.routed) && !self.wbuf.is_empty() {
+                // Let the subscribers just woken write their deliveries
+                // before this connection writes its PUBACKs: the Records are
+                // what the round trip waits for.
+                tokio::task::yield_now().await;
+            }
             if let Err(exit) = self.flush(io).await {
                 return exit;
             }
             let blocked = self.pending.is_some();
-            let idle_deadline = self.idle_timeout.filter(|_| !blocked).map(|t| self.last_read + t);
+            if let Some(timeout) = self.idle_timeout
+                && !armed
+            {
+                keep_alive.as_mut().reset(self.last_read + timeout);
+                armed = true;
+            }
             let event = tokio::select! {
                 biased;
-                _ = self.att.shared().shutdown.cancelled() => Event::Shutdown,
-                _ = self.kick.cancelled() => Event::TakenOver,
-                read = io.read_some(rbuf), if !blocked => Event::Read(read),
+                _ = &mut stop => Event::Stop,
+                read = io.read_some(rbuf, read_size), if !blocked => Event::Read(read),
                 _ = wait_pending(&self.pending), if blocked => Event::Room,
                 _ = self.att.outbox().wait_ready(), if self.inflight.room() > 0 => Event::Outbox,
-                _ = sleep_until(idle_deadline), if idle_deadline.is_some() => Event::Idle,
+                _ = &mut keep_alive, if armed => Event::KeepAlive,
             };
             match event {
                 Event::Read(Ok(0)) | Event::Read(Err(_)) => return Exit::Closed,
@@ -251,9 +302,20 @@ impl Session {
                     }
                 }
                 Event::Outbox => {}
-                Event::Idle => return Exit::IdleTimeout,
-                Event::TakenOver => return Exit::TakenOver,
-                Event::Shutdown => return Exit::Shutdown,
+                Event::KeepAlive => {
+                    let Some(timeout) = self.idle_timeout else { continue };
+                    let now = Instant::now();
+                    if blocked {
+                        // Not reading is our doing, not the client's silence.
+                        keep_alive.as_mut().reset(now + timeout);
+                    } else if now >= self.last_read + timeout {
+                        return Exit::IdleTimeout;
+                    } else {
+                        keep_alive.as_mut().reset(self.last_read + timeout);
+                    }
+                }
+                Event::Stop if self.att.shared().shutdown.is_cancelled() => return Exit::Shutdown,
+                Event::Stop => return Exit::TakenOver,
             }
         }
     }
@@ -317,7 +379,7 @@ impl Session {
             None => false,
         };
         if done && let Some((_, Some(ack))) = self.pending.take() {
-            self.write(ack)?;
+            self.write(ack.into_packet())?;
         }
         Ok(())
     }
@@ -350,7 +412,7 @@ impl Session {
         }
         let send_will = !matches!(exit, Exit::Disconnected { will: false } | Exit::Shutdown);
         if let Some(will) = self.will.take().filter(|_| send_will)
-            && let Some(blocked) = self.att.publish(will)
+            && let Some(blocked) = self.att.publish(*will)
         {
             // Nobody is left to wait for room: those deliveries are lost.
             self.att.lost(DropReason::QueueFull, blocked.blocked.len());
@@ -358,6 +420,7 @@ impl Session {
         if exit == Exit::Shutdown {
             // Drain what the window allows before saying goodbye.
             self.deliver();
+            self.att.flush_counts();
         }
         let reason = match exit {
             Exit::TakenOver => Some(DisconnectReasonCode::SessionTakenOver),
@@ -381,15 +444,11 @@ impl Session {
     }
 }
 
-async fn wait_pending(pending: &Option<(Pending, Option<Packet>)>) {
+async fn wait_pending(pending: &Option<(Pending, Option<Ack>)>) {
     if let Some((pending, _)) = pending {
         pending.wait().await;
     }
 }
 
-async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(at) => tokio::time::sleep_until(at).await,
-        None => std::future::pending().await,
-    }
-}
+
+

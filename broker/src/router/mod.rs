@@ -6,14 +6,15 @@
 //! message is never stored anywhere but in the queues of the connections it
 //! is for, so memory is bounded by those queues.
 //!
-//! Overflow policy, per delivery:
-//! * QoS 0 to a full queue: dropped at once, counted as
-//!   [`DropReason::QueueFull`];
-//! * QoS 1 to a full queue: the publisher waits for room ([`Pending`]) up to
-//!   `limits.qos1_queue_wait_ms`, then drops it, counted the same way. The
-//!   publisher's PUBACK is sent only once every delivery is queued or dropped,
-//!   which pushes back on a fast QoS 1 publisher instead of losing its
-//!   messages.
+//! Overflow policy, per delivery, QoS 0 and 1 alike: a delivery to a full
+//! queue makes the publisher wait for room ([`Pending`]) up to
+//! `limits.queue_full_wait_ms`; past that it is dropped and counted as
+//! [`DropReason::QueueFull`]. Meanwhile the publisher's connection is not
+//! read, and its PUBACK is sent only once every delivery is queued or
+//! dropped: a subscriber that is merely slower slows its publishers down
+//! (TCP back-pressure) instead of losing their Records, and one that stopped
+//! reading costs each publisher at most the wait. (QoS 0 may lose Records by
+//! the MQTT contract; this broker loses them only past the wait.)
 
 pub(crate) mod index;
 pub(crate) mod message;
@@ -40,7 +41,7 @@ pub(crate) struct Blocked {
     pub(crate) qos: QoS,
 }
 
-/// A QoS 1 message whose deliveries are not all queued yet.
+/// A message whose deliveries are not all queued yet.
 #[derive(Debug)]
 pub(crate) struct Pending {
     pub(crate) message: Arc<Message>,
@@ -63,12 +64,12 @@ impl Pending {
 pub(crate) struct Router {
     index: SubscriptionIndex,
     stats: Arc<Stats>,
-    qos1_wait: Duration,
+    full_wait: Duration,
 }
 
 impl Router {
-    pub(crate) fn new(stats: Arc<Stats>, qos1_wait: Duration) -> Router {
-        Router { index: SubscriptionIndex::default(), stats, qos1_wait }
+    pub(crate) fn new(stats: Arc<Stats>, full_wait: Duration) -> Router {
+        Router { index: SubscriptionIndex::default(), stats, full_wait }
     }
 
     /// Adds or replaces a subscription.
@@ -88,8 +89,8 @@ impl Router {
 
     /// Queues `message` for every matching subscriber, once per connection at
     /// the highest matching QoS (capped by the message's). Returns the
-    /// deliveries still waiting for room, if any (QoS 1 only); `scratch` is a
-    /// reused buffer.
+    /// deliveries still waiting for room, if any; `scratch` is a reused
+    /// buffer.
     pub(crate) fn route(&self, message: &Arc<Message>, scratch: &mut Vec<Subscriber>) -> Option<Pending> {
         scratch.clear();
         self.index.collect(message.topic(), scratch);
@@ -111,9 +112,7 @@ impl Router {
             match sub.outbox.try_push(Delivery { message: message.clone(), qos }) {
                 Ok(()) => {}
                 Err(PushError::Closed) => self.stats.drop_record(DropReason::SubscriberGone),
-                Err(PushError::Full) if qos == QoS::AtMostOnce => {
-                    self.stats.drop_record(DropReason::QueueFull)
-                }
+                Err(PushError::Full) if self.full_wait.is_zero() => self.stats.drop_record(DropReason::QueueFull),
                 Err(PushError::Full) => blocked.push(Blocked { outbox: sub.outbox, qos }),
             }
         }
@@ -123,7 +122,7 @@ impl Router {
         if blocked.is_empty() {
             None
         } else {
-            Some(Pending { message: message.clone(), blocked, deadline: Instant::now() + self.qos1_wait })
+            Some(Pending { message: message.clone(), blocked, deadline: Instant::now() + self.full_wait })
         }
     }
 
@@ -188,18 +187,31 @@ mod tests {
     }
 
     #[test]
-    fn full_queues_drop_qos0_and_block_qos1_until_the_deadline() {
+    fn full_queues_block_until_room_or_the_deadline() {
         let stats = Arc::new(Stats::new());
-        let router = Router::new(stats.clone(), Duration::ZERO);
+        let router = Router::new(stats.clone(), Duration::from_secs(60));
         let q = Arc::new(Outbox::new(1, 1 << 20));
         router.subscribe("usp/agent/a", subscriber(1, &q, QoS::AtLeastOnce));
         assert!(router.route(&message(QoS::AtMostOnce, 9), &mut Vec::new()).is_none());
-        assert!(router.route(&message(QoS::AtMostOnce, 9), &mut Vec::new()).is_none());
+        for qos in [QoS::AtMostOnce, QoS::AtLeastOnce] {
+            let mut pending = router.route(&message(qos, 9), &mut Vec::new()).expect("blocked");
+            assert_eq!(pending.blocked.len(), 1);
+            assert_eq!(router.resume(&mut pending), None, "still full, before the deadline");
+            q.pop().unwrap();
+            assert_eq!(router.resume(&mut pending), Some(0), "queued once there is room");
+        }
+        assert_eq!(stats.snapshot().dropped(DropReason::QueueFull), 0);
+
+        let router = Router::new(stats.clone(), Duration::from_millis(1));
+        router.subscribe("usp/agent/a", subscriber(2, &q, QoS::AtLeastOnce));
+        let mut pending = router.route(&message(QoS::AtMostOnce, 9), &mut Vec::new()).expect("blocked");
+        pending.deadline = Instant::now();
+        assert_eq!(router.resume(&mut pending), Some(1), "deadline passed: dropped");
         assert_eq!(stats.snapshot().dropped(DropReason::QueueFull), 1);
 
-        let mut pending = router.route(&message(QoS::AtLeastOnce, 9), &mut Vec::new()).expect("blocked");
-        assert_eq!(pending.blocked.len(), 1);
-        assert_eq!(router.resume(&mut pending), Some(1), "deadline passed: dropped");
+        let router = Router::new(stats.clone(), Duration::ZERO);
+        router.subscribe("usp/agent/a", subscriber(3, &q, QoS::AtLeastOnce));
+        assert!(router.route(&message(QoS::AtLeastOnce, 9), &mut Vec::new()).is_none(), "no wait: dropped at once");
         assert_eq!(stats.snapshot().dropped(DropReason::QueueFull), 2);
     }
 

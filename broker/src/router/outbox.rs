@@ -44,6 +44,8 @@ struct State {
     queue: VecDeque<Delivery>,
     bytes: usize,
     closed: bool,
+    /// A producer waits for room: the next pop must wake it.
+    room_wanted: bool,
 }
 
 /// A connection's outgoing queue.
@@ -77,9 +79,14 @@ impl Outbox {
 
     /// Queues a delivery if there is room. A queue always accepts one
     /// delivery when it is empty, whatever its size.
+    ///
+    /// The consumer is woken only when the queue goes from empty to not
+    /// empty: it sleeps only on an empty queue, and checks for emptiness
+    /// after registering for the wake-up, so no wake-up is lost and a burst
+    /// into one queue costs one wake-up, not one per delivery.
     pub(crate) fn try_push(&self, delivery: Delivery) -> Result<(), PushError> {
         let size = delivery.message.queued_size();
-        {
+        let was_empty = {
             let mut state = self.lock();
             if state.closed {
                 return Err(PushError::Closed);
@@ -90,16 +97,19 @@ impl Outbox {
             }
             state.queue.push_back(delivery);
             state.bytes += size;
+            state.queue.len() == 1
+        };
+        if was_empty {
+            self.ready.notify_waiters();
         }
-        self.ready.notify_waiters();
         Ok(())
     }
 
     /// Moves up to `max` deliveries into `out`; returns how many.
     pub(crate) fn pop_into(&self, out: &mut Vec<Delivery>, max: usize) -> usize {
-        let n = {
+        let (n, wake) = {
             let mut guard = self.lock();
-            let State { queue, bytes, .. } = &mut *guard;
+            let State { queue, bytes, room_wanted, .. } = &mut *guard;
             let n = max.min(queue.len());
             for delivery in queue.drain(..n) {
                 *bytes -= delivery.message.queued_size();
@@ -110,9 +120,13 @@ impl Outbox {
                 // connections hold no queue storage.
                 *queue = VecDeque::new();
             }
-            n
+            let wake = *room_wanted && self.below_low_water(queue.len(), *bytes);
+            if wake {
+                *room_wanted = false;
+            }
+            (n, wake)
         };
-        if n > 0 {
+        if wake {
             self.room.notify_waiters();
         }
         n
@@ -120,18 +134,32 @@ impl Outbox {
 
     /// Takes the oldest delivery, if any.
     pub(crate) fn pop(&self) -> Option<Delivery> {
-        let delivery = {
+        let (delivery, wake) = {
             let mut guard = self.lock();
-            let State { queue, bytes, .. } = &mut *guard;
+            let State { queue, bytes, room_wanted, .. } = &mut *guard;
             let delivery = queue.pop_front()?;
             *bytes -= delivery.message.queued_size();
             if queue.is_empty() && queue.capacity() > 8 {
                 *queue = VecDeque::new();
             }
-            delivery
+            let wake = *room_wanted && self.below_low_water(queue.len(), *bytes);
+            if wake {
+                *room_wanted = false;
+            }
+            (delivery, wake)
         };
-        self.room.notify_waiters();
+        if wake {
+            self.room.notify_waiters();
+        }
         Some(delivery)
+    }
+
+    /// Waiting producers are woken only once the queue is down to half its
+    /// bounds, so that each wake-up lets them queue a batch instead of one
+    /// delivery each (a full queue would otherwise wake every producer for
+    /// every delivery taken out).
+    fn below_low_water(&self, len: usize, bytes: usize) -> bool {
+        len <= self.max_messages / 2 && bytes <= self.max_bytes / 2
     }
 
     pub(crate) fn is_empty(&self) -> bool {
@@ -144,12 +172,17 @@ impl Outbox {
     }
 
     /// True when a delivery of `size` bytes would be accepted now (or the
-    /// queue is closed, so waiting is pointless).
+    /// queue is closed, so waiting is pointless). When not, the next pop
+    /// will wake the room waiters.
     fn has_room_for(&self, size: usize) -> bool {
-        let state = self.lock();
-        state.closed
+        let mut state = self.lock();
+        let room = state.closed
             || state.queue.is_empty()
-            || (state.queue.len() < self.max_messages && state.bytes + size <= self.max_bytes)
+            || (state.queue.len() < self.max_messages && state.bytes + size <= self.max_bytes);
+        if !room {
+            state.room_wanted = true;
+        }
+        room
     }
 
     /// Waits until the queue holds at least one delivery.

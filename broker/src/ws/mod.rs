@@ -22,7 +22,7 @@ pub(crate) mod handshake;
 
 pub use handshake::{EXTENSION, HandshakeRefusal, SUBPROTOCOL};
 
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+use std::{net::SocketAddr, pin::pin, sync::Arc, time::Duration};
 
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
@@ -174,6 +174,8 @@ impl WsSession {
         let mut ping = interval(self.ping_interval);
         ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
         ping.tick().await;
+        // Registered once, not once per frame.
+        let mut shutdown = pin!(self.att.shared().shutdown.clone().cancelled_owned());
         let close = loop {
             if let Err(close) = self.deliver().await {
                 break close;
@@ -181,7 +183,7 @@ impl WsSession {
             let blocked = self.pending.is_some();
             let event = tokio::select! {
                 biased;
-                _ = self.att.shared().shutdown.cancelled() => Event::Shutdown,
+                _ = &mut shutdown => Event::Shutdown,
                 frame = self.ws.next(), if !blocked => Event::Frame(frame),
                 _ = wait_pending(&self.pending), if blocked => Event::Room,
                 _ = self.att.outbox().wait_ready() => Event::Outbox,
@@ -307,7 +309,11 @@ impl WsSession {
             }
         }
         self.batch = batch;
-        if wrote { self.flush().await } else { Ok(()) }
+        if !wrote {
+            return Ok(());
+        }
+        self.att.flush_counts();
+        self.flush().await
     }
 }
 
