@@ -46,7 +46,7 @@ pub(crate) async fn run(args: AddArgs) -> Result<(), CliError> {
     let session = Session::open(&args.target).await?;
     let answer = session.client.add(&args.target.to, add).await;
     session.close().await;
-    let outcomes = answer.map_err(|e| args.target.usp_error(e))?;
+    let outcomes = args.target.answer(answer)?;
     let failures = failures(&outcomes);
     if args.target.json {
         render::print_json(&to_json(&outcomes))?;

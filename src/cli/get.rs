@@ -31,7 +31,7 @@ pub(crate) async fn run(args: GetArgs) -> Result<(), CliError> {
     let session = Session::open(&args.target).await?;
     let answer = session.client.get_with(&args.target.to, get).await;
     session.close().await;
-    let resp = answer.map_err(|e| args.target.usp_error(e))?;
+    let resp = args.target.answer(answer)?;
     let failures = failures(&resp);
     if args.target.json {
         render::print_json(&to_json(&resp))?;

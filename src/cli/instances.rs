@@ -26,7 +26,7 @@ pub(crate) async fn run(args: InstancesArgs) -> Result<(), CliError> {
     let session = Session::open(&args.target).await?;
     let answer = session.client.get_instances(&args.target.to, request).await;
     session.close().await;
-    let resp = answer.map_err(|e| args.target.usp_error(e))?;
+    let resp = args.target.answer(answer)?;
     let failures: Vec<UspFailure> = resp
         .req_path_results
         .iter()

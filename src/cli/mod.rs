@@ -123,3 +123,16 @@ pub(crate) fn run(cli: Cli) -> Result<(), CliError> {
         Command::Encode(args) => codec::encode(&args),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// clap's own consistency checks (unique names, valid defaults, …)
+    /// over every subcommand.
+    #[test]
+    fn the_command_line_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

@@ -34,7 +34,7 @@ pub(crate) struct OperateArgs {
     args: Vec<(String, String)>,
     /// The `command_key` (default: a fresh unique one).
     #[arg(long, value_name = "KEY")]
-    key: Option<String>,
+    command_key: Option<String>,
     /// Wait until asynchronous commands complete and show their output
     /// (bounded by --timeout).
     #[arg(long, short = 'w')]
@@ -62,7 +62,7 @@ pub(crate) async fn run(args: OperateArgs) -> Result<(), CliError> {
             args.command
         )));
     }
-    let key = args.key.clone().unwrap_or_else(|| format!("uspmesh-{}", unique()));
+    let key = args.command_key.clone().unwrap_or_else(|| format!("uspmesh-{}", unique()));
     let operate = Operate::new(args.command.clone(), key.clone())
         .args(args.args.iter().map(|(k, v)| (k.clone(), v.clone())));
     let mut session = Session::open(&args.target).await?;
@@ -109,11 +109,11 @@ async fn execute(
             [reference],
         )
         .map_err(|e| CliError::Usage(e.to_string()))?;
-        Some(session.client.subscribe(to, &spec).await.map_err(|e| args.target.usp_error(e))?)
+        Some(args.target.answer(session.client.subscribe(to, &spec).await)?)
     } else {
         None
     };
-    let outcomes = session.client.operate(to, operate).await.map_err(|e| args.target.usp_error(e));
+    let outcomes = args.target.answer(session.client.operate(to, operate).await);
     let mut results: Vec<(String, Done)> = outcomes?.into_iter().map(done).collect();
     if let Some(subscription) = subscription {
         let waited = tokio::time::timeout(

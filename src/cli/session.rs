@@ -11,7 +11,7 @@ use usp_endpoint::{
     mtp::{LinkError, Role, mqtt::Peer},
 };
 
-use super::{CliError, UspFailure, args::TargetArgs, duration, progress};
+use super::{CliError, UspFailure, args::TargetArgs, duration, progress, render};
 use crate::mtp::{AnySender, ConnectError, Mtp, MtpClient};
 
 /// How long a session's disconnect may take before it is cut.
@@ -94,15 +94,40 @@ fn connect_error(target: &TargetArgs, error: ConnectError) -> CliError {
             "cannot connect to {broker}: {failure}\n  check --ca (the CA that signed the server's certificate), \
              the host name in --broker, and --cert/--key if the server asks for a client certificate"
         )),
-        ConnectError::Failed(e) => CliError::Unreachable(format!(
-            "cannot connect to {broker}: {e}\n  check that the server runs there (`uspmesh serve` listens on \
-             mqtt://127.0.0.1:1883 and ws://127.0.0.1:8080/usp by default) or give its address with --broker; \
-             if it refused us, check --username and --password"
-        )),
+        ConnectError::Failed(e) => {
+            let login = if broker.scheme.is_websocket() {
+                ""
+            } else {
+                "; if it refused us, check --username and --password"
+            };
+            CliError::Unreachable(format!(
+                "cannot connect to {broker}: {e}\n  check that the server runs there (`uspmesh serve` listens on \
+                 mqtt://127.0.0.1:1883 and ws://127.0.0.1:8080/usp by default) or give its address with \
+                 --broker{login}"
+            ))
+        }
     }
 }
 
 impl TargetArgs {
+    /// A request's answer, or the error it means; with `--json`, a USP
+    /// error is also printed as `{"error": {…}, "errors": [{…}]}` so that a
+    /// script always finds a document on standard output when the Agent
+    /// answered.
+    pub(crate) fn answer<T>(&self, answer: Result<T, UspError>) -> Result<T, CliError> {
+        answer.map_err(|e| {
+            let error = self.usp_error(e);
+            if let (true, CliError::Usp(failures)) = (self.json, &error) {
+                if let Some((first, rest)) = failures.split_first() {
+                    let rest: Vec<_> = rest.iter().map(UspFailure::to_json).collect();
+                    let _ =
+                        render::print_json(&serde_json::json!({"error": first.to_json(), "errors": rest}));
+                }
+            }
+            error
+        })
+    }
+
     /// What a failed request means for the user.
     pub(crate) fn usp_error(&self, error: UspError) -> CliError {
         let broker = self.broker.url();

@@ -45,7 +45,7 @@ pub(crate) async fn run(args: SupportedDmArgs) -> Result<(), CliError> {
     let session = Session::open(&args.target).await?;
     let answer = session.client.get_supported_dm(&args.target.to, request).await;
     session.close().await;
-    let resp = answer.map_err(|e| args.target.usp_error(e))?;
+    let resp = args.target.answer(answer)?;
     let failures: Vec<UspFailure> = resp
         .req_obj_results
         .iter()

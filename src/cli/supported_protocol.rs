@@ -22,7 +22,7 @@ pub(crate) async fn run(args: SupportedProtocolArgs) -> Result<(), CliError> {
     let session = Session::open(&args.target).await?;
     let answer = session.client.get_supported_protocol(&args.target.to, &args.versions).await;
     session.close().await;
-    let resp = answer.map_err(|e| args.target.usp_error(e))?;
+    let resp = args.target.answer(answer)?;
     let versions = resp.agent_supported_protocol_versions;
     if args.target.json {
         let list: Vec<&str> = versions.split(',').map(str::trim).filter(|v| !v.is_empty()).collect();

@@ -98,7 +98,7 @@ pub(crate) async fn run(args: WatchArgs) -> Result<(), CliError> {
         Ok(s) => s,
         Err(e) => {
             session.close().await;
-            return Err(args.target.usp_error(e));
+            return args.target.answer(Err(e));
         }
     };
     eprintln!(

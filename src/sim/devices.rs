@@ -6,9 +6,10 @@
 //!   `StepDown()` completing at once), then copies what the physics needs
 //!   — setpoint, HVAC mode, sensor thresholds — into the room's shared
 //!   [`Settings`], which the simulation reads at each step.
-//! * [`DeviceRoot`] (mounted on `Device.`) runs `Device.Reboot()`: a
-//!   simulated room reboots instantly (its devices keep their state) and
-//!   emits `Device.Boot!` with `Cause = RemoteReboot`. Its `CommandKey` is
+//! * [`DeviceRoot`] (mounted on `Device.`) answers `DeviceInfo.UpTime`
+//!   live and runs `Device.Reboot()`: a simulated room reboots instantly
+//!   (its devices keep their state, its up time restarts) and emits
+//!   `Device.Boot!` with `Cause = RemoteReboot`. Its `CommandKey` is
 //!   empty: providers are not told the Operate's `command_key`. Every other
 //!   command under `Device.` that the Agent does not run itself fails with
 //!   7022, as without a provider; writes pass through untouched.
@@ -20,8 +21,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use usp_endpoint::datamodel::models::iot;
 use usp_endpoint::datamodel::{
-    Args, CommandError, CommandRef, ObjRef, OpId, Operation, ParamError, ParamRef, Provider, ProviderCtx,
-    Report, ReportQueue, Store, Value,
+    Args, CommandError, CommandRef, DateTime, ObjRef, OpId, Operation, ParamError, ParamRef, Provider,
+    ProviderCtx, ReadCtx, Report, ReportQueue, Store, Value,
 };
 
 use super::physics::{Controls, HvacMode};
@@ -132,21 +133,31 @@ impl Provider for RoomDevices {
     }
 }
 
-/// `Device.Reboot()` (see the module documentation).
+/// `UpTime` and `Device.Reboot()` (see the module documentation).
 #[derive(Debug)]
 pub(crate) struct DeviceRoot {
     ids: Arc<RoomIds>,
     reports: ReportQueue,
+    booted: DateTime,
 }
 
 impl DeviceRoot {
-    /// The root provider of a room; `reports` is its data model's queue.
-    pub(crate) fn new(ids: Arc<RoomIds>, reports: ReportQueue) -> DeviceRoot {
-        DeviceRoot { ids, reports }
+    /// The root provider of a room that booted at `booted`; `reports` is
+    /// its data model's queue.
+    pub(crate) fn new(ids: Arc<RoomIds>, reports: ReportQueue, booted: DateTime) -> DeviceRoot {
+        DeviceRoot { ids, reports, booted }
     }
 }
 
 impl Provider for DeviceRoot {
+    fn get(&self, ctx: &ReadCtx<'_>, param: &ParamRef) -> Option<Value> {
+        if *param != self.ids.uptime {
+            return None;
+        }
+        let seconds = ctx.now.to_unix().0.saturating_sub(self.booted.to_unix().0);
+        Some(Value::UnsignedInt(u32::try_from(seconds.max(0)).unwrap_or(u32::MAX)))
+    }
+
     fn operate(
         &mut self,
         ctx: &mut ProviderCtx<'_>,
@@ -169,6 +180,7 @@ impl Provider for DeviceRoot {
         .map(|(k, v)| (k.to_owned(), v))
         .collect();
         self.reports.push(Report::Event { event: self.ids.boot, args });
+        self.booted = ctx.now;
         Operation::Done(Ok(Args::new()))
     }
 }
@@ -183,8 +195,13 @@ mod tests {
         let schema = Arc::new(models::agent_schema().unwrap());
         let ids = Arc::new(RoomIds::new(&schema).unwrap());
         let mut store = Store::new(schema);
-        let initial =
-            Initial { temperature: "21".into(), humidity: "40".into(), occupied: false, window_open: false };
+        let initial = Initial {
+            at: DateTime::UNKNOWN,
+            temperature: "21".into(),
+            humidity: "40".into(),
+            occupied: false,
+            window_open: false,
+        };
         let (t, h) = (Thresholds { low: 16.0, high: 26.0 }, Thresholds { low: 30.0, high: 70.0 });
         populate(&mut store, 7, "proto::room-7", "MQTT", &initial, &t, &h).unwrap();
         let settings = SharedSettings::new(read_settings(&store, &ids));
@@ -223,13 +240,16 @@ mod tests {
     #[test]
     fn reboot_emits_boot() {
         let (mut dm, ids, _) = room();
-        let root = DeviceRoot::new(ids.clone(), dm.report_queue());
+        let booted = DateTime::from_unix(1_700_000_000, 0).unwrap();
+        let root = DeviceRoot::new(ids.clone(), dm.report_queue(), booted);
         dm.mount(dm.schema().root(), Box::new(root));
+        assert!(dm.poll(DateTime::from_unix(1_700_000_090, 0).unwrap()).is_empty());
+        assert_eq!(dm.read(&ids.uptime).unwrap().into_owned(), Value::UnsignedInt(90));
         let reboot = dm.schema().command_named(dm.schema().root(), "Reboot").unwrap();
         dm.operate(&ids.boot.obj.command(reboot), &Default::default()).unwrap();
         let mut changes = Vec::new();
         dm.drain_changes(&mut changes);
-        assert!(dm.poll(usp_endpoint::datamodel::DateTime::UNKNOWN).is_empty());
+        assert!(dm.poll(DateTime::from_unix(1_700_000_100, 0).unwrap()).is_empty());
         dm.drain_changes(&mut changes);
         let event = changes.iter().find_map(|c| match c {
             usp_endpoint::datamodel::Change::Event { args, .. } => Some(args.clone()),

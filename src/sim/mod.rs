@@ -158,7 +158,9 @@ fn prepare(plan: &Plan, index: usize) -> Result<Prepared, SimError> {
     let fail = |error: String| SimError::Room { room: eid.clone(), error };
     let physics = physics::Room::new(Rng::new(config.seed, index as u64), &Controls::default());
     let first = Reported::first(&physics, &TEMPERATURE_THRESHOLDS, &HUMIDITY_THRESHOLDS);
+    let now = runtime::system_now();
     let initial = Initial {
+        at: now,
         temperature: world::text(first.temperature),
         humidity: world::text(first.humidity),
         occupied: first.occupied,
@@ -184,13 +186,13 @@ fn prepare(plan: &Plan, index: usize) -> Result<Prepared, SimError> {
     let nodes = dm.object_id("Device.Node.").ok_or_else(|| fail("no Device.Node. in the schema".into()))?;
     dm.mount(nodes, Box::new(RoomDevices::new(plan.ids.clone(), settings.clone())));
     let root = dm.schema().root();
-    dm.mount(root, Box::new(DeviceRoot::new(plan.ids.clone(), dm.report_queue())));
+    dm.mount(root, Box::new(DeviceRoot::new(plan.ids.clone(), dm.report_queue(), now)));
     let mut builder =
         Agent::builder(eid.clone(), dm).seed(Rng::new(config.seed ^ 0x5EED_A6E7, index as u64).next_u64());
     for controller in &config.trusted {
         builder = builder.full_access(controller.clone());
     }
-    let agent = builder.build(runtime::system_now()).map_err(|e: AgentError| fail(e.to_string()))?;
+    let agent = builder.build(now).map_err(|e: AgentError| fail(e.to_string()))?;
     let sim = RoomSim::new(physics, settings, agent.report_queue(), first);
     let mut mtp = config.mtp.for_endpoint(&eid);
     if let Mtp::Mqtt(c) = &mut mtp {

@@ -27,7 +27,7 @@ use super::devices::Thresholds;
 use usp_endpoint::agent::AgentError;
 use usp_endpoint::agent::permissions::{Grant, Rights, setup};
 use usp_endpoint::datamodel::models::{ModelError, device_info, iot, iot::Capability, local_agent};
-use usp_endpoint::datamodel::{EventRef, Instances, ObjRef, ParamRef, Schema, SchemaNode, Store};
+use usp_endpoint::datamodel::{DateTime, EventRef, Instances, ObjRef, ParamRef, Schema, SchemaNode, Store};
 
 /// The parameters of a `LevelSensor` a driver writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,6 +77,8 @@ pub(crate) struct RoomIds {
     pub(crate) hvac_mode: ParamRef,
     /// `Device.Boot!`.
     pub(crate) boot: EventRef,
+    /// `Device.DeviceInfo.UpTime`.
+    pub(crate) uptime: ParamRef,
 }
 
 fn missing(what: &str) -> ModelError {
@@ -124,6 +126,7 @@ impl RoomIds {
         let setpoint = object(schema, &format!("{CAPABILITY}LevelControl."), &[3, 1])?;
         let mode = object(schema, &format!("{CAPABILITY}EnumControl."), &[3, 2])?;
         let root = ObjRef::new(schema.root(), Instances::EMPTY);
+        let info = object(schema, "Device.DeviceInfo.", &[])?;
         let boot = schema.event_named(schema.root(), "Boot").ok_or_else(|| missing("Device.Boot!"))?;
         Ok(RoomIds {
             temperature: level(1, 1)?,
@@ -133,13 +136,18 @@ impl RoomIds {
             setpoint: param(schema, &setpoint, "Value")?,
             hvac_mode: param(schema, &mode, "Value")?,
             boot: root.event(boot),
+            uptime: param(schema, &info, "UpTime")?,
         })
     }
 }
 
-/// The first sensor readings of a room, in lexical form.
+/// The first sensor readings of a room, in lexical form, and when they
+/// were taken.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Initial {
+    /// When the room started (its sensors' `LastChange` and
+    /// `LastContactTime`).
+    pub(crate) at: DateTime,
     /// Temperature, °C (one decimal).
     pub(crate) temperature: String,
     /// Relative humidity, % (whole).
@@ -193,13 +201,15 @@ pub(crate) fn populate(
     )?;
 
     let r = |suffix: &str| format!("r{number}-{suffix}");
+    let at = initial.at.to_string();
+    let stamped = |c: Capability| c.with("LastChange", at.clone()).with("LastContactTime", at.clone());
     let sensor = iot::add_node(store, &r("sensor"), "Sensor", &format!("Room {number} multisensor"))?;
     let caps = iot::node_capabilities(&schema, &sensor)?;
     iot::add_capability(
         store,
         &caps,
         &r("temp"),
-        Capability::level_sensor("Temperature", "degC", &initial.temperature)
+        stamped(Capability::level_sensor("Temperature", "degC", &initial.temperature))
             .with("LowLevelThreshold", temperature.low.to_string())
             .with("HighLevelThreshold", temperature.high.to_string())
             .with("Description", format!("Room {number} air temperature")),
@@ -208,7 +218,7 @@ pub(crate) fn populate(
         store,
         &caps,
         &r("presence"),
-        Capability::binary_sensor("MotionDetected", initial.occupied)
+        stamped(Capability::binary_sensor("MotionDetected", initial.occupied))
             .with("HoldTime", "300000")
             .with("Sensitivity", "60")
             .with("Description", format!("Room {number} presence")),
@@ -217,7 +227,7 @@ pub(crate) fn populate(
         store,
         &caps,
         &r("humidity"),
-        Capability::level_sensor("Humidity", "%", &initial.humidity)
+        stamped(Capability::level_sensor("Humidity", "%", &initial.humidity))
             .with("LowLevelThreshold", humidity.low.to_string())
             .with("HighLevelThreshold", humidity.high.to_string())
             .with("Description", format!("Room {number} relative humidity")),
@@ -254,7 +264,7 @@ pub(crate) fn populate(
         store,
         &caps,
         &r("window"),
-        Capability::binary_sensor("WindowOpen", initial.window_open)
+        stamped(Capability::binary_sensor("WindowOpen", initial.window_open))
             .with("Description", format!("Room {number} window")),
     )?;
 
@@ -297,8 +307,14 @@ mod tests {
         let schema = Arc::new(models::agent_schema().unwrap());
         let ids = RoomIds::new(&schema).unwrap();
         let mut store = Store::new(schema.clone());
-        let initial =
-            Initial { temperature: "21.4".into(), humidity: "44".into(), occupied: true, window_open: false };
+        let at = DateTime::from_unix(1_700_000_000, 0).unwrap();
+        let initial = Initial {
+            at,
+            temperature: "21.4".into(),
+            humidity: "44".into(),
+            occupied: true,
+            window_open: false,
+        };
         let (t, h) = (Thresholds { low: 16.0, high: 26.0 }, Thresholds { low: 30.0, high: 70.0 });
         populate(&mut store, 101, "proto::room-101", "MQTT", &initial, &t, &h).unwrap();
         assert_eq!(
@@ -314,5 +330,8 @@ mod tests {
         assert_eq!(store.get(&ids.setpoint).unwrap().to_string(), "21");
         assert_eq!(store.get(&ids.hvac_mode).unwrap().to_string(), "Auto");
         assert_eq!(schema.event_path(&ids.boot), "Device.Boot!");
+        assert_eq!(store.get(&ids.window.last_change), Some(&Value::DateTime(at)));
+        assert_eq!(store.get(&ids.temperature.last_contact), Some(&Value::DateTime(at)));
+        assert_eq!(schema.param_path(&ids.uptime), "Device.DeviceInfo.UpTime");
     }
 }

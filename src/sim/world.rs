@@ -230,6 +230,9 @@ impl World {
         let period = self.pace.tick / slices as u32;
         let mut timer = tokio::time::interval(period.max(Duration::from_millis(1)));
         timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // An interval's first tick is immediate; the rooms were just made, so
+        // their first step is one period away.
+        timer.tick().await;
         let dt = self.pace.tick.as_secs_f64() * self.pace.speed;
         let mut phase = 0;
         loop {
@@ -284,6 +287,7 @@ mod tests {
         let physics = Room::new(Rng::new(churn_seed, 0), &settings.controls);
         let first = Reported::first(&physics, &settings.temperature, &settings.humidity);
         let initial = Initial {
+            at: DateTime::UNKNOWN,
             temperature: text(first.temperature),
             humidity: text(first.humidity),
             occupied: first.occupied,
