@@ -155,7 +155,8 @@ pub(crate) struct TargetArgs {
     /// usp/agent/<EID>.
     #[arg(long, value_name = "TOPIC")]
     pub(crate) agent_topic: Option<String>,
-    /// Print one JSON document (for scripts) instead of readable text.
+    /// Print JSON for scripts instead of readable text: one document (for
+    /// `watch`, one object per line, per notification).
     #[arg(long)]
     pub(crate) json: bool,
     #[command(flatten)]

@@ -26,19 +26,19 @@ fn binary(name: &str) -> PathBuf {
 }
 
 /// A free loopback TCP port.
-pub fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// A mosquitto broker on 127.0.0.1, killed on drop.
-pub struct Broker {
-    pub port: u16,
+pub(crate) struct Broker {
+    pub(crate) port: u16,
     dir: PathBuf,
     child: Child,
 }
 
 impl Broker {
-    pub fn start() -> Broker {
+    pub(crate) fn start() -> Broker {
         let port = free_port();
         let dir = std::env::temp_dir().join(format!("uspmesh-cli-test-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -60,7 +60,7 @@ impl Broker {
         Broker { port, dir, child }
     }
 
-    pub fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("mqtt://127.0.0.1:{}", self.port)
     }
 }
@@ -74,7 +74,7 @@ impl Drop for Broker {
 }
 
 /// The `uspmesh` binary.
-pub fn uspmesh() -> Command {
+pub(crate) fn uspmesh() -> Command {
     let mut cmd = Command::cargo_bin("uspmesh").expect("binary built");
     for var in ["USPMESH_BROKER", "USPMESH_FROM", "USPMESH_USERNAME", "USPMESH_PASSWORD"] {
         cmd.env_remove(var);
@@ -85,24 +85,24 @@ pub fn uspmesh() -> Command {
 
 /// `uspmesh <command> --broker <broker> --to <agent>` with the rest of
 /// the arguments to add.
-pub fn ask(broker: &str, command: &str, agent: &str) -> Command {
+pub(crate) fn ask(broker: &str, command: &str, agent: &str) -> Command {
     let mut cmd = uspmesh();
     cmd.args([command, "--broker", broker, "--to", agent]);
     cmd
 }
 
 /// A running `uspmesh sim`, stopped with SIGTERM on drop.
-pub struct Sim {
+pub(crate) struct Sim {
     child: Child,
     /// Lines of standard output read so far.
-    pub stdout: mpsc::Receiver<String>,
+    pub(crate) stdout: mpsc::Receiver<String>,
     /// The "… rooms connected …" line.
-    pub ready: String,
+    pub(crate) ready: String,
 }
 
 /// A process of ours running the `uspmesh` binary, for what assert_cmd
 /// cannot do (signals, reading while it runs).
-pub fn spawn(args: &[&str]) -> (Child, mpsc::Receiver<String>, mpsc::Receiver<String>) {
+pub(crate) fn spawn(args: &[&str]) -> (Child, mpsc::Receiver<String>, mpsc::Receiver<String>) {
     let mut child = Process::new(assert_cmd::cargo::cargo_bin("uspmesh"))
         .args(args)
         .env_remove("USPMESH_BROKER")
@@ -111,24 +111,26 @@ pub fn spawn(args: &[&str]) -> (Child, mpsc::Receiver<String>, mpsc::Receiver<St
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let lines = |stream: Box<dyn std::io::Read + Send>| {
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        rx
-    };
-    let out = lines(Box::new(child.stdout.take().unwrap()));
-    let err = lines(Box::new(child.stderr.take().unwrap()));
+    let out = lines(child.stdout.take().unwrap());
+    let err = lines(child.stderr.take().unwrap());
     (child, out, err)
 }
 
+/// The lines of a stream, read by a thread, as they come.
+pub(crate) fn lines(stream: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stream).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
 /// Waits up to `within` for a line containing `needle`.
-pub fn wait_for_line(lines: &mpsc::Receiver<String>, needle: &str, within: Duration) -> Option<String> {
+pub(crate) fn wait_for_line(lines: &mpsc::Receiver<String>, needle: &str, within: Duration) -> Option<String> {
     let deadline = Instant::now() + within;
     loop {
         let left = deadline.checked_duration_since(Instant::now())?;
@@ -141,13 +143,13 @@ pub fn wait_for_line(lines: &mpsc::Receiver<String>, needle: &str, within: Durat
 }
 
 /// Sends SIGTERM.
-pub fn terminate(child: &Child) {
+pub(crate) fn terminate(child: &Child) {
     let pid = rustix::process::Pid::from_child(child);
     rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
 }
 
 /// Waits for a child to exit, at most `within`.
-pub fn wait_exit(child: &mut Child, within: Duration) -> Option<std::process::ExitStatus> {
+pub(crate) fn wait_exit(child: &mut Child, within: Duration) -> Option<std::process::ExitStatus> {
     let deadline = Instant::now() + within;
     loop {
         if let Some(status) = child.try_wait().unwrap() {
@@ -163,7 +165,7 @@ pub fn wait_exit(child: &mut Child, within: Duration) -> Option<std::process::Ex
 impl Sim {
     /// Starts `uspmesh sim --broker <broker> <args>` and waits until every
     /// room is connected.
-    pub fn start(broker: &str, args: &[&str]) -> Sim {
+    pub(crate) fn start(broker: &str, args: &[&str]) -> Sim {
         let mut all = vec!["sim", "--broker", broker, "--status-every", "1h"];
         all.extend_from_slice(args);
         let (mut child, stdout, stderr) = spawn(&all);
@@ -179,7 +181,7 @@ impl Sim {
 
     /// Stops it with SIGTERM; returns its exit status and the rest of its
     /// standard output.
-    pub fn stop(mut self) -> (std::process::ExitStatus, Vec<String>) {
+    pub(crate) fn stop(mut self) -> (std::process::ExitStatus, Vec<String>) {
         terminate(&self.child);
         let status = wait_exit(&mut self.child, Duration::from_secs(30)).expect("the sim stops on SIGTERM");
         // The reader thread forwards what is left until end of file.
