@@ -130,7 +130,11 @@ pub(crate) fn lines(stream: impl std::io::Read + Send + 'static) -> mpsc::Receiv
 }
 
 /// Waits up to `within` for a line containing `needle`.
-pub(crate) fn wait_for_line(lines: &mpsc::Receiver<String>, needle: &str, within: Duration) -> Option<String> {
+pub(crate) fn wait_for_line(
+    lines: &mpsc::Receiver<String>,
+    needle: &str,
+    within: Duration,
+) -> Option<String> {
     let deadline = Instant::now() + within;
     loop {
         let left = deadline.checked_duration_since(Instant::now())?;
