@@ -39,11 +39,20 @@ pub(crate) struct Broker {
 
 impl Broker {
     pub(crate) fn start() -> Broker {
+        Broker::start_with("")
+    }
+
+    /// A broker whose listener has these extra mosquitto settings (TLS).
+    pub(crate) fn start_with(listener_settings: &str) -> Broker {
         let port = free_port();
         let dir = std::env::temp_dir().join(format!("uspmesh-cli-test-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let conf = dir.join("mosquitto.conf");
-        std::fs::write(&conf, format!("listener {port} 127.0.0.1\nallow_anonymous true\n")).unwrap();
+        std::fs::write(
+            &conf,
+            format!("listener {port} 127.0.0.1\nallow_anonymous true\n{listener_settings}"),
+        )
+        .unwrap();
         let child = Process::new(binary("mosquitto"))
             .arg("-c")
             .arg(&conf)
