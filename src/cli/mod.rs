@@ -5,8 +5,11 @@
 //! | `codec.rs`, `input.rs`, `text.rs` | `decode` / `encode` |
 //! | `args.rs` | the options every networked command shares (`--broker`, TLS, `--to`, `--from`, `--timeout`, `--json`) |
 //! | `broker_url.rs` | `mqtt://`, `mqtts://`, `ws://`, `wss://` addresses |
+//! | `duration.rs`, `settings.rs` | `10s`-style durations; `PATH=VALUE` and `NAME=VALUE` arguments |
 //! | `session.rs` | a Controller session over MQTT or WebSocket, and what its failures mean for the user |
+//! | `error.rs` | [`CliError`] and its exit statuses, [`UspFailure`] |
 //! | `render.rs` | readable and JSON forms shared by the commands |
+//! | `progress.rs` | progress on a terminal's standard error |
 //! | `get.rs`, `set.rs`, `add.rs`, `delete.rs`, `operate.rs`, `instances.rs`, `supported_dm.rs`, `supported_protocol.rs`, `watch.rs` | one Controller command each |
 //! | `sim.rs` | `uspmesh sim` (the building itself is in `crate::sim`) |
 //!
