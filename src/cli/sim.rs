@@ -213,8 +213,9 @@ async fn simulate(args: SimArgs, config: SimConfig) -> Result<(), CliError> {
         mib(rss),
         per_room as f64 / 1024.0
     ))?;
+    let reach = if args.broker.broker.is_some() { format!(" --broker {broker}") } else { String::new() };
     eprintln!(
-        "try: uspmesh watch --to {first} Device.Node.1.IoTCapability.1.LevelSensor.Value   (Ctrl-C to stop the building)"
+        "try: uspmesh watch{reach} --to {first} Device.Node.1.IoTCapability.1.LevelSensor.Value   (Ctrl-C stops the building)"
     );
 
     let deadline = args.run_for.map(|d| tokio::time::Instant::now() + d);
