@@ -59,7 +59,7 @@ pub fn check_record(
 ) -> Result<RecordHeader, RecordRejection> {
     let record = limits.decode_record(payload.clone()).map_err(|e| match e {
         DecodeError::TooLarge { size, max } => RecordRejection::TooLarge { size, max },
-        DecodeError::Malformed { .. } => RecordRejection::NotARecord,
+        DecodeError::Malformed { .. } | DecodeError::Invalid { .. } => RecordRejection::NotARecord,
     })?;
     if record.from_id != identity {
         return Err(RecordRejection::SpoofedFromId { claimed: record.from_id });

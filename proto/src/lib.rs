@@ -7,7 +7,9 @@
 //!   the schemas in `schema/` (byte fields are [`bytes::Bytes`], maps are
 //!   ordered [`BTreeMap`](std::collections::BTreeMap)s);
 //! * [`decode`]: bounded decoding that checks the size before it allocates
-//!   and never panics;
+//!   and never panics; [`view`]: a zero-copy view of a Record's header and
+//!   payload for routers; [`encode`]: a Msg written straight into its
+//!   Record with one allocation;
 //! * [`validate`]: the checks a receiver makes on a Record and its Msg, with
 //!   typed errors that carry the USP error code and the answer the spec asks
 //!   for (an Error message, or silence);
@@ -34,11 +36,13 @@
 
 pub mod build;
 pub mod decode;
+pub mod encode;
 pub mod endpoint_id;
 mod error_code;
 pub mod json;
 pub mod msg;
 pub mod validate;
+pub mod view;
 
 pub use endpoint_id::EndpointId;
 pub use error_code::ErrCode;

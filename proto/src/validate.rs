@@ -115,7 +115,9 @@ impl RecordError {
     pub fn code(&self) -> Option<ErrCode> {
         Some(match self {
             RecordError::Decode(DecodeError::TooLarge { .. }) => ErrCode::RESOURCES_EXCEEDED,
-            RecordError::Decode(DecodeError::Malformed { .. }) => ErrCode::RECORD_NOT_PARSED,
+            RecordError::Decode(DecodeError::Malformed { .. } | DecodeError::Invalid { .. }) => {
+                ErrCode::RECORD_NOT_PARSED
+            }
             RecordError::MissingField(_)
             | RecordError::MissingRecordType
             | RecordError::UnsupportedVersion(_)
