@@ -74,7 +74,12 @@ fn main() {
         return;
     }
     let scale = if args.iter().any(|a| a == "--quick") { 10 } else { 1 };
-    let counts = Counts { publishers: 10, per_publisher: 30_000 / scale, rtt_samples: 5_000 / scale, idle: 10_000 / scale };
+    let counts = Counts {
+        publishers: 10,
+        per_publisher: 30_000 / scale,
+        rtt_samples: 5_000 / scale,
+        idle: 10_000 / scale,
+    };
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     rt.block_on(run(counts));
 }
@@ -112,7 +117,11 @@ async fn run(counts: Counts) {
         let mut figures = rtt_interleaved(pairs, counts.rtt_samples).await;
         for (i, (server, &kind)) in servers.iter().zip(&kinds).enumerate() {
             if stalls(kind) {
-                let alone = rtt_interleaved(vec![Pair::broker(server.addr, qos, "rtt").await], counts.rtt_samples / 25).await;
+                let alone = rtt_interleaved(
+                    vec![Pair::broker(server.addr, qos, "rtt").await],
+                    counts.rtt_samples / 25,
+                )
+                .await;
                 figures.insert(i, alone[0]);
             }
         }
@@ -227,8 +236,11 @@ impl Server {
                 let port = free_port();
                 let dir = tempfile::tempdir().unwrap();
                 let conf = dir.path().join("mosquitto.conf");
-                std::fs::write(&conf, format!("listener {port} 127.0.0.1\nallow_anonymous true\nset_tcp_nodelay true\n"))
-                    .unwrap();
+                std::fs::write(
+                    &conf,
+                    format!("listener {port} 127.0.0.1\nallow_anonymous true\nset_tcp_nodelay true\n"),
+                )
+                .unwrap();
                 let child = Command::new("mosquitto")
                     .arg("-c")
                     .arg(&conf)
@@ -588,7 +600,14 @@ impl Pair {
                 out.clear();
             }
         });
-        Pair::Broker { requester, to_resp: format!("usp/agent/{resp_id}"), request, out: BytesMut::new(), pkid: 0, qos }
+        Pair::Broker {
+            requester,
+            to_resp: format!("usp/agent/{resp_id}"),
+            request,
+            out: BytesMut::new(),
+            pkid: 0,
+            qos,
+        }
     }
 
     /// A plain TCP echo of the same size.

@@ -208,8 +208,8 @@ impl Broker {
         let (mut mqtt_addrs, mut websocket_addrs) = (Vec::new(), Vec::new());
         let mut bound = Vec::new();
         for (addr, tls, service) in listeners {
-            let listener =
-                listen(addr, shared.limits.accept_backlog).map_err(|source| StartError::Bind { addr, source })?;
+            let listener = listen(addr, shared.limits.accept_backlog)
+                .map_err(|source| StartError::Bind { addr, source })?;
             let local = listener.local_addr().map_err(|source| StartError::Bind { addr, source })?;
             match service {
                 Service::Mqtt => mqtt_addrs.push(local),

@@ -204,7 +204,8 @@ async fn dedicated_io_threads() {
     a5.subscribe("usp/agent/proto::io5", Q5::AtLeastOnce).await;
     let mut a4 = Mqtt311::connect(addr, "proto::io4").await;
     a4.subscribe("usp/agent/proto::io4/#", rumqttc::QoS::AtLeastOnce).await;
-    let mut request = format!("ws://{}/usp?eid=proto::iows", broker.websocket_addrs()[0]).into_client_request().unwrap();
+    let mut request =
+        format!("ws://{}/usp?eid=proto::iows", broker.websocket_addrs()[0]).into_client_request().unwrap();
     request.headers_mut().insert("Sec-WebSocket-Protocol", "v1.usp".parse().unwrap());
     let (mut ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
     let mut link = broker.link(RULES).unwrap();

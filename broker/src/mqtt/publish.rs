@@ -130,7 +130,9 @@ impl Session {
         let v5 = self.version() == Version::V5;
         match qos {
             QoS::AtMostOnce => None,
-            QoS::AtLeastOnce => Some(Ack::PubAck(pkid, refused.filter(|_| v5).unwrap_or(PubAckReason::Success))),
+            QoS::AtLeastOnce => {
+                Some(Ack::PubAck(pkid, refused.filter(|_| v5).unwrap_or(PubAckReason::Success)))
+            }
             // 3.1.1 only (MQTT 5 QoS 2 is refused above); PUBREC has no reason there.
             QoS::ExactlyOnce => Some(Ack::PubRec(pkid)),
         }

@@ -111,7 +111,8 @@ pub(crate) async fn serve(
     // The handshake's state (the CONNECT packet, the decision) and the
     // goodbye's live in boxed futures, freed when done: the task of an idle
     // connection holds just the session and the `run` loop (about 1.4 KiB).
-    let handshake = Box::pin(handshake(shared, &mut io, &mut rbuf, &mut read_size, peer, certificate, deadline));
+    let handshake =
+        Box::pin(handshake(shared, &mut io, &mut rbuf, &mut read_size, peer, certificate, deadline));
     let Some(mut session) = handshake.await else {
         return;
     };
@@ -160,20 +161,21 @@ async fn handshake(
         return None;
     };
     let id = shared.next_connection_id();
-    let accepted = match connect::decide(&shared.policy, &shared.limits, version, &connect, &certificate, || {
-        shared.assign_client_id(id)
-    }) {
-        Ok(accepted) => accepted,
-        Err((reason, connack)) => {
-            tracing::debug!(%peer, %reason, "CONNECT refused");
-            let mut out = BytesMut::new();
-            if codec.write(Packet::ConnAck(connack, None), &mut out).is_ok() {
-                let _ = timeout(shared.write_timeout(), io.write_all_flush(&out)).await;
+    let accepted =
+        match connect::decide(&shared.policy, &shared.limits, version, &connect, &certificate, || {
+            shared.assign_client_id(id)
+        }) {
+            Ok(accepted) => accepted,
+            Err((reason, connack)) => {
+                tracing::debug!(%peer, %reason, "CONNECT refused");
+                let mut out = BytesMut::new();
+                if codec.write(Packet::ConnAck(connack, None), &mut out).is_ok() {
+                    let _ = timeout(shared.write_timeout(), io.write_all_flush(&out)).await;
+                }
+                shared.stats.connection_refused();
+                return None;
             }
-            shared.stats.connection_refused();
-            return None;
-        }
-    };
+        };
     let will = will::prepare(&shared, &accepted.identity, id, &connect).map(Box::new);
     let att = Attachment::new(
         &shared,
@@ -449,6 +451,3 @@ async fn wait_pending(pending: &Option<(Pending, Option<Ack>)>) {
         pending.wait().await;
     }
 }
-
-
-

@@ -112,7 +112,9 @@ impl Router {
             match sub.outbox.try_push(Delivery { message: message.clone(), qos }) {
                 Ok(()) => {}
                 Err(PushError::Closed) => self.stats.drop_record(DropReason::SubscriberGone),
-                Err(PushError::Full) if self.full_wait.is_zero() => self.stats.drop_record(DropReason::QueueFull),
+                Err(PushError::Full) if self.full_wait.is_zero() => {
+                    self.stats.drop_record(DropReason::QueueFull)
+                }
                 Err(PushError::Full) => blocked.push(Blocked { outbox: sub.outbox, qos }),
             }
         }
@@ -211,7 +213,10 @@ mod tests {
 
         let router = Router::new(stats.clone(), Duration::ZERO);
         router.subscribe("usp/agent/a", subscriber(3, &q, QoS::AtLeastOnce));
-        assert!(router.route(&message(QoS::AtLeastOnce, 9), &mut Vec::new()).is_none(), "no wait: dropped at once");
+        assert!(
+            router.route(&message(QoS::AtLeastOnce, 9), &mut Vec::new()).is_none(),
+            "no wait: dropped at once"
+        );
         assert_eq!(stats.snapshot().dropped(DropReason::QueueFull), 2);
     }
 
