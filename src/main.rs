@@ -1,6 +1,9 @@
 //! `uspmesh`: the appliance binary and its command-line tools.
 
 mod cli;
+mod mtp;
+mod signal;
+mod sim;
 
 use std::process::ExitCode;
 

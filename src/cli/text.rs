@@ -116,7 +116,7 @@ fn scalar(v: &Value) -> String {
 
 /// A string as is, or JSON-quoted when it would otherwise be ambiguous
 /// (empty, surrounding spaces, control characters).
-fn shown(s: &str) -> String {
+pub(crate) fn shown(s: &str) -> String {
     let plain = !s.is_empty() && s.trim() == s && !s.chars().any(char::is_control) && !s.starts_with('"');
     if plain { s.to_owned() } else { Value::String(s.to_owned()).to_string() }
 }

@@ -63,6 +63,44 @@ pub enum SessionStatus {
     Closed,
 }
 
+/// Waits on a client's session-status channel; shared by the MQTT and
+/// WebSocket clients, which keep their own error types.
+pub(crate) mod session_watch {
+    use tokio::sync::watch;
+
+    use super::SessionStatus;
+
+    /// The end of the first session attempt: `Connected`, `Retrying` (it
+    /// failed) or `Closed`.
+    pub(crate) async fn first_outcome(status: &watch::Receiver<SessionStatus>) -> SessionStatus {
+        let mut status = status.clone();
+        status
+            .wait_for(|s| !matches!(s, SessionStatus::Connecting))
+            .await
+            .map(|s| s.clone())
+            .unwrap_or(SessionStatus::Closed)
+    }
+
+    /// Waits until a session is up; `false` when the client closed instead.
+    pub(crate) async fn wait_up(status: &watch::Receiver<SessionStatus>) -> bool {
+        let mut status = status.clone();
+        matches!(
+            status
+                .wait_for(|s| matches!(s, SessionStatus::Connected | SessionStatus::Closed))
+                .await
+                .as_deref(),
+            Ok(SessionStatus::Connected)
+        )
+    }
+
+    /// Waits until the session is down (a retry pending) or closed.
+    pub(crate) async fn wait_down(status: &watch::Receiver<SessionStatus>) {
+        let mut status = status.clone();
+        let _ =
+            status.wait_for(|s| matches!(s, SessionStatus::Retrying { .. } | SessionStatus::Closed)).await;
+    }
+}
+
 /// Why a Record could not be handed to an MTP.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LinkError {

@@ -85,6 +85,13 @@ pub struct MqttConfig {
     /// What to do when a peer uses the other MQTT version (R-MQTT.26a).
     /// Default [`VersionMismatch::Tolerate`].
     pub version_mismatch: VersionMismatch,
+    /// Most QoS 1/2 PUBLISHes in flight (sent, not yet acknowledged);
+    /// an MQTT 5 server's Receive Maximum lowers it further. Default 100.
+    /// Beyond flow control it sizes memory: rumqttc keeps one slot per
+    /// in-flight packet id, allocated up front — left at its MQTT 5
+    /// default (65 535) that is about 13 MB per client, which a process
+    /// running thousands of Agents cannot afford. At least 1.
+    pub max_inflight: u16,
 }
 
 /// What the client does about an MQTT version mismatch (TR-369
@@ -142,6 +149,9 @@ pub enum ConfigError {
     /// `publish_qos` is not 0, 1 or 2.
     #[error("publish QoS {0} is not 0, 1 or 2")]
     Qos(u8),
+    /// `max_inflight` is 0.
+    #[error("max_inflight must be at least 1")]
+    Inflight,
     /// A topic name is empty or holds a wildcard or NUL.
     #[error("{0:?} is not a valid topic name (empty, or contains '+', '#' or NUL)")]
     Topic(String),
@@ -178,6 +188,7 @@ impl MqttConfig {
             max_learned_peers: 65536,
             tls: None,
             version_mismatch: VersionMismatch::Tolerate,
+            max_inflight: 100,
         }
     }
 
@@ -221,6 +232,9 @@ impl MqttConfig {
         }
         if self.publish_qos > 2 {
             return Err(ConfigError::Qos(self.publish_qos));
+        }
+        if self.max_inflight == 0 {
+            return Err(ConfigError::Inflight);
         }
         let topics = self.reply_topic.iter().chain(self.peers.iter().map(|p| &p.topic));
         if let Some(bad) = topics.into_iter().find(|t| !topic::is_valid_name(t)) {
@@ -276,6 +290,7 @@ mod tests {
         assert!(ka(MqttVersion::V311, Duration::from_millis(500)).is_err());
         assert!(ka(MqttVersion::V311, Duration::from_secs(70000)).is_err());
         assert_eq!(MqttConfig { publish_qos: 3, ..cfg() }.validate(), Err(ConfigError::Qos(3)));
+        assert_eq!(MqttConfig { max_inflight: 0, ..cfg() }.validate(), Err(ConfigError::Inflight));
         assert!(matches!(
             MqttConfig { reply_topic: Some("usp/+/x".into()), ..cfg() }.validate(),
             Err(ConfigError::Topic(_))

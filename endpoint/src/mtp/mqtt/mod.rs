@@ -545,13 +545,7 @@ impl MqttClient {
     /// TLS handshake.
     pub async fn connect(config: MqttConfig) -> Result<(MqttClient, Link<MqttSender>), MqttError> {
         let (client, link) = MqttClient::start(config)?;
-        let mut status = client.status.clone();
-        let outcome = status
-            .wait_for(|s| !matches!(s, SessionStatus::Connecting))
-            .await
-            .map(|s| s.clone())
-            .unwrap_or(SessionStatus::Closed);
-        match outcome {
+        match crate::mtp::session_watch::first_outcome(&client.status).await {
             SessionStatus::Connected => Ok((client, link)),
             SessionStatus::Retrying { error, .. } => match client.shared.lock().last_tls_failure.clone() {
                 Some(tls) => Err(MqttError::Tls(tls)),
@@ -568,19 +562,12 @@ impl MqttClient {
 
     /// Waits until a session is up (returns at once if it is).
     pub async fn wait_connected(&self) -> Result<(), MqttError> {
-        let mut status = self.status.clone();
-        let s = status
-            .wait_for(|s| matches!(s, SessionStatus::Connected | SessionStatus::Closed))
-            .await
-            .map_err(|_| MqttError::Closed)?;
-        if *s == SessionStatus::Closed { Err(MqttError::Closed) } else { Ok(()) }
+        if crate::mtp::session_watch::wait_up(&self.status).await { Ok(()) } else { Err(MqttError::Closed) }
     }
 
     /// Waits until the session is down (a retry pending) or closed.
     pub async fn wait_disconnected(&self) {
-        let mut status = self.status.clone();
-        let _ =
-            status.wait_for(|s| matches!(s, SessionStatus::Retrying { .. } | SessionStatus::Closed)).await;
+        crate::mtp::session_watch::wait_down(&self.status).await;
     }
 
     /// Our current reply-to topic.

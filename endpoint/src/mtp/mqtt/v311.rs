@@ -50,6 +50,7 @@ fn options(cfg: &super::MqttConfig, client_id: String) -> MqttOptions {
     // Room for the topic (with its suffix) besides the Record.
     let max_packet = cfg.max_record_size.saturating_add(64 * 1024);
     options.set_max_packet_size(max_packet, max_packet);
+    options.set_inflight(cfg.max_inflight.max(1));
     options
 }
 
@@ -156,5 +157,6 @@ mod tests {
         assert_eq!(o.keep_alive(), std::time::Duration::from_secs(60));
         assert!(o.clean_session());
         assert_eq!(o.max_packet_size(), cfg.max_record_size + 64 * 1024);
+        assert_eq!(o.inflight(), 100);
     }
 }

@@ -48,6 +48,9 @@ fn options(cfg: &super::MqttConfig, client_id: String) -> MqttOptions {
     options.set_request_response_info(Some(1));
     options.set_user_properties(vec![(ENDPOINT_ID_PROPERTY.to_owned(), cfg.endpoint_id.clone())]);
     options.set_connection_timeout(cfg.connect_timeout.as_secs().max(1));
+    // rumqttc allocates one slot per possible packet id up to this limit
+    // when the client is made (see `MqttConfig::max_inflight`).
+    options.set_outgoing_inflight_upper_limit(cfg.max_inflight.max(1));
     let mut net = rumqttc::NetworkOptions::new();
     net.set_tcp_nodelay(true);
     net.set_connection_timeout(cfg.connect_timeout.as_secs().max(1));
@@ -213,6 +216,7 @@ mod tests {
         assert_eq!(o.keep_alive(), std::time::Duration::from_secs(60), "R-MQTT.14");
         assert_eq!(o.credentials().map(|l| l.username), Some("user".to_owned()), "R-MQTT.7");
         assert!(o.clean_start());
+        assert_eq!(o.get_outgoing_inflight_upper_limit(), Some(100), "not rumqttc's 65535 slots");
         assert_eq!(qos(0), QoS::AtMostOnce);
         assert_eq!(qos(1), QoS::AtLeastOnce);
         assert_eq!(qos(2), QoS::ExactlyOnce);

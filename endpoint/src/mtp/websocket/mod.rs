@@ -189,13 +189,7 @@ impl WsClient {
     /// [`WsError::Tls`] if it failed in the TLS handshake.
     pub async fn connect(config: WsConfig) -> Result<(WsClient, Link<WsSender>), WsError> {
         let (client, link) = WsClient::start(config)?;
-        let mut status = client.status.clone();
-        let outcome = status
-            .wait_for(|s| !matches!(s, SessionStatus::Connecting))
-            .await
-            .map(|s| s.clone())
-            .unwrap_or(SessionStatus::Closed);
-        match outcome {
+        match crate::mtp::session_watch::first_outcome(&client.status).await {
             SessionStatus::Connected => Ok((client, link)),
             SessionStatus::Retrying { error, .. } => match client.shared.lock().last_tls_failure.clone() {
                 Some(tls) => Err(WsError::Tls(tls)),
@@ -212,19 +206,12 @@ impl WsClient {
 
     /// Waits until a session is up (returns at once if it is).
     pub async fn wait_connected(&self) -> Result<(), WsError> {
-        let mut status = self.status.clone();
-        let s = status
-            .wait_for(|s| matches!(s, SessionStatus::Connected | SessionStatus::Closed))
-            .await
-            .map_err(|_| WsError::Closed)?;
-        if *s == SessionStatus::Closed { Err(WsError::Closed) } else { Ok(()) }
+        if crate::mtp::session_watch::wait_up(&self.status).await { Ok(()) } else { Err(WsError::Closed) }
     }
 
     /// Waits until the session is down (a retry pending) or closed.
     pub async fn wait_disconnected(&self) {
-        let mut status = self.status.clone();
-        let _ =
-            status.wait_for(|s| matches!(s, SessionStatus::Retrying { .. } | SessionStatus::Closed)).await;
+        crate::mtp::session_watch::wait_down(&self.status).await;
     }
 
     /// The server's Endpoint ID, configured or learned from its handshake.

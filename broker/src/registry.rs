@@ -1,0 +1,247 @@
+//! The endpoint registry: who is connected, over which MTP, since when, and
+//! how many Records and bytes went each way.
+//!
+//! Used by the rules engine (connect/disconnect events) and by
+//! `uspmesh endpoints` (a snapshot). Entries live in a [`DashMap`] keyed by
+//! connection; counters are atomics updated by the connection's own task.
+
+use std::{
+    net::SocketAddr,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::SystemTime,
+};
+
+use dashmap::DashMap;
+use tokio::sync::broadcast;
+
+use crate::identity::{Identity, IdentitySource};
+
+/// Identifies one connection (MQTT, WebSocket or in-process) for its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+pub struct ConnectionId(pub u64);
+
+/// The transport an endpoint is connected over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mtp {
+    /// MQTT 3.1.1.
+    Mqtt311,
+    /// MQTT 5.0.
+    Mqtt5,
+    /// The USP WebSocket binding.
+    WebSocket,
+    /// An in-process link (no socket).
+    InProcess,
+}
+
+/// A registered connection.
+#[derive(Debug)]
+pub(crate) struct EndpointEntry {
+    pub(crate) id: ConnectionId,
+    pub(crate) identity: Identity,
+    pub(crate) mtp: Mtp,
+    pub(crate) tls: bool,
+    pub(crate) client_id: Option<String>,
+    pub(crate) peer: Option<SocketAddr>,
+    pub(crate) since: SystemTime,
+    pub(crate) reply_topic: String,
+    records_in: AtomicU64,
+    bytes_in: AtomicU64,
+    records_out: AtomicU64,
+    bytes_out: AtomicU64,
+}
+
+impl EndpointEntry {
+    pub(crate) fn count_in(&self, records: u64, bytes: u64) {
+        self.records_in.fetch_add(records, Ordering::Relaxed);
+        self.bytes_in.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    pub(crate) fn count_out(&self, records: u64, bytes: u64) {
+        self.records_out.fetch_add(records, Ordering::Relaxed);
+        self.bytes_out.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    fn info(&self) -> EndpointInfo {
+        EndpointInfo {
+            connection: self.id,
+            endpoint_id: self.identity.endpoint_id().to_owned(),
+            identity_source: self.identity.source(),
+            admin: self.identity.is_admin(),
+            mtp: self.mtp,
+            tls: self.tls,
+            client_id: self.client_id.clone(),
+            peer: self.peer,
+            connected_since: self.since,
+            reply_topic: self.reply_topic.clone(),
+            records_in: self.records_in.load(Ordering::Relaxed),
+            bytes_in: self.bytes_in.load(Ordering::Relaxed),
+            records_out: self.records_out.load(Ordering::Relaxed),
+            bytes_out: self.bytes_out.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// What the registry knows about one connected endpoint, at one moment.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct EndpointInfo {
+    /// The connection.
+    pub connection: ConnectionId,
+    /// Its identity (Endpoint ID, or an admin name).
+    pub endpoint_id: String,
+    /// Where the identity came from.
+    pub identity_source: IdentitySource,
+    /// Whether it is a configured admin.
+    pub admin: bool,
+    /// Transport.
+    pub mtp: Mtp,
+    /// Whether the transport is TLS.
+    pub tls: bool,
+    /// MQTT ClientId (MQTT only).
+    pub client_id: Option<String>,
+    /// Remote address (not for in-process links).
+    pub peer: Option<SocketAddr>,
+    /// When the connection was accepted.
+    pub connected_since: SystemTime,
+    /// The topic Records for it are published to.
+    pub reply_topic: String,
+    /// Records received from it.
+    pub records_in: u64,
+    /// Bytes of Records received from it.
+    pub bytes_in: u64,
+    /// Records delivered to it.
+    pub records_out: u64,
+    /// Bytes of Records delivered to it.
+    pub bytes_out: u64,
+}
+
+/// A change in who is connected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RegistryEvent {
+    /// An endpoint connected.
+    Connected(EndpointInfo),
+    /// An endpoint disconnected; the info carries its final counters.
+    Disconnected(EndpointInfo),
+}
+
+/// The registry of connected endpoints.
+#[derive(Debug)]
+pub struct Registry {
+    entries: DashMap<ConnectionId, Arc<EndpointEntry>>,
+    events: broadcast::Sender<RegistryEvent>,
+}
+
+/// Parameters of a new registry entry.
+pub(crate) struct NewEntry {
+    pub(crate) identity: Identity,
+    pub(crate) mtp: Mtp,
+    pub(crate) tls: bool,
+    pub(crate) client_id: Option<String>,
+    pub(crate) peer: Option<SocketAddr>,
+    pub(crate) reply_topic: String,
+}
+
+impl Registry {
+    /// An empty registry whose event channel keeps `event_capacity` events
+    /// for slow subscribers (older ones are skipped, see
+    /// [`broadcast::error::RecvError::Lagged`]).
+    pub(crate) fn new(event_capacity: usize) -> Registry {
+        Registry { entries: DashMap::new(), events: broadcast::channel(event_capacity.max(1)).0 }
+    }
+
+    pub(crate) fn insert(&self, id: ConnectionId, new: NewEntry) -> Arc<EndpointEntry> {
+        let entry = Arc::new(EndpointEntry {
+            id,
+            identity: new.identity,
+            mtp: new.mtp,
+            tls: new.tls,
+            client_id: new.client_id,
+            peer: new.peer,
+            since: SystemTime::now(),
+            reply_topic: new.reply_topic,
+            records_in: AtomicU64::new(0),
+            bytes_in: AtomicU64::new(0),
+            records_out: AtomicU64::new(0),
+            bytes_out: AtomicU64::new(0),
+        });
+        self.entries.insert(id, entry.clone());
+        if self.events.receiver_count() > 0 {
+            let _ = self.events.send(RegistryEvent::Connected(entry.info()));
+        }
+        entry
+    }
+
+    pub(crate) fn remove(&self, id: ConnectionId) {
+        if let Some((_, entry)) = self.entries.remove(&id)
+            && self.events.receiver_count() > 0
+        {
+            let _ = self.events.send(RegistryEvent::Disconnected(entry.info()));
+        }
+    }
+
+    /// Every connected endpoint, in no particular order.
+    pub fn snapshot(&self) -> Vec<EndpointInfo> {
+        self.entries.iter().map(|e| e.value().info()).collect()
+    }
+
+    /// The connections of one Endpoint ID (an endpoint may be connected more
+    /// than once, e.g. over MQTT and WebSocket).
+    pub fn find(&self, endpoint_id: &str) -> Vec<EndpointInfo> {
+        self.entries
+            .iter()
+            .filter(|e| e.value().identity.endpoint_id() == endpoint_id)
+            .map(|e| e.value().info())
+            .collect()
+    }
+
+    /// Number of connections.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// True when nobody is connected.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Connect and disconnect events from now on.
+    pub fn events(&self) -> broadcast::Receiver<RegistryEvent> {
+        self.events.subscribe()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn entries_counters_and_events() {
+        let registry = Registry::new(16);
+        let mut events = registry.events();
+        let entry = registry.insert(
+            ConnectionId(1),
+            NewEntry {
+                identity: Identity::new("proto::a", IdentitySource::ClientId, false),
+                mtp: Mtp::Mqtt5,
+                tls: false,
+                client_id: Some("proto::a".into()),
+                peer: None,
+                reply_topic: "usp/agent/proto::a".into(),
+            },
+        );
+        entry.count_in(1, 10);
+        entry.count_out(1, 20);
+        let found = registry.find("proto::a");
+        assert_eq!(found.len(), 1);
+        assert_eq!((found[0].records_in, found[0].bytes_in, found[0].bytes_out), (1, 10, 20));
+        assert!(
+            matches!(events.recv().await.unwrap(), RegistryEvent::Connected(i) if i.endpoint_id == "proto::a")
+        );
+        registry.remove(ConnectionId(1));
+        assert!(registry.is_empty());
+        assert!(matches!(events.recv().await.unwrap(), RegistryEvent::Disconnected(i) if i.records_out == 1));
+    }
+}

@@ -1,0 +1,216 @@
+//! What the end-to-end tests of the binary share: a real MQTT broker on a
+//! free port, a running `uspmesh sim`, and the `uspmesh` command set up to
+//! reach them.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)] // test helpers; not every test file uses each
+
+use std::{
+    io::{BufRead, BufReader},
+    path::PathBuf,
+    process::{Child, Command as Process, Stdio},
+    sync::mpsc,
+    time::{Duration, Instant},
+};
+
+use assert_cmd::Command;
+
+/// Where a Debian binary lives (mosquitto is in /usr/sbin, often not on
+/// PATH).
+fn binary(name: &str) -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/sbin".into(), "/usr/local/sbin".into(), "/usr/bin".into()])
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| panic!("`{name}` not found: install it with `apt-get install -y mosquitto`"))
+}
+
+/// A free loopback TCP port.
+pub(crate) fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A mosquitto broker on 127.0.0.1, killed on drop.
+pub(crate) struct Broker {
+    pub(crate) port: u16,
+    dir: PathBuf,
+    child: Child,
+}
+
+impl Broker {
+    pub(crate) fn start() -> Broker {
+        Broker::start_with("")
+    }
+
+    /// A broker whose listener has these extra mosquitto settings (TLS).
+    pub(crate) fn start_with(listener_settings: &str) -> Broker {
+        let port = free_port();
+        let dir = std::env::temp_dir().join(format!("uspmesh-cli-test-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let conf = dir.join("mosquitto.conf");
+        std::fs::write(
+            &conf,
+            format!("listener {port} 127.0.0.1\nallow_anonymous true\n{listener_settings}"),
+        )
+        .unwrap();
+        let child = Process::new(binary("mosquitto"))
+            .arg("-c")
+            .arg(&conf)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        // Ready when it accepts connections.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "mosquitto did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Broker { port, dir, child }
+    }
+
+    pub(crate) fn url(&self) -> String {
+        format!("mqtt://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The `uspmesh` binary.
+pub(crate) fn uspmesh() -> Command {
+    let mut cmd = Command::cargo_bin("uspmesh").expect("binary built");
+    for var in ["USPMESH_BROKER", "USPMESH_FROM", "USPMESH_USERNAME", "USPMESH_PASSWORD"] {
+        cmd.env_remove(var);
+    }
+    cmd.timeout(Duration::from_secs(60));
+    cmd
+}
+
+/// `uspmesh <command> --broker <broker> --to <agent>` with the rest of
+/// the arguments to add.
+pub(crate) fn ask(broker: &str, command: &str, agent: &str) -> Command {
+    let mut cmd = uspmesh();
+    cmd.args([command, "--broker", broker, "--to", agent]);
+    cmd
+}
+
+/// A running `uspmesh sim`, stopped with SIGTERM on drop.
+pub(crate) struct Sim {
+    child: Child,
+    /// Lines of standard output read so far.
+    pub(crate) stdout: mpsc::Receiver<String>,
+    /// The "… rooms connected …" line.
+    pub(crate) ready: String,
+}
+
+/// A process of ours running the `uspmesh` binary, for what assert_cmd
+/// cannot do (signals, reading while it runs).
+pub(crate) fn spawn(args: &[&str]) -> (Child, mpsc::Receiver<String>, mpsc::Receiver<String>) {
+    let mut child = Process::new(assert_cmd::cargo::cargo_bin("uspmesh"))
+        .args(args)
+        .env_remove("USPMESH_BROKER")
+        .env_remove("USPMESH_FROM")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = lines(child.stdout.take().unwrap());
+    let err = lines(child.stderr.take().unwrap());
+    (child, out, err)
+}
+
+/// The lines of a stream, read by a thread, as they come.
+pub(crate) fn lines(stream: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stream).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// Waits up to `within` for a line containing `needle`.
+pub(crate) fn wait_for_line(
+    lines: &mpsc::Receiver<String>,
+    needle: &str,
+    within: Duration,
+) -> Option<String> {
+    let deadline = Instant::now() + within;
+    loop {
+        let left = deadline.checked_duration_since(Instant::now())?;
+        match lines.recv_timeout(left) {
+            Ok(line) if line.contains(needle) => return Some(line),
+            Ok(_) => {}
+            Err(_) => return None,
+        }
+    }
+}
+
+/// Sends SIGTERM.
+pub(crate) fn terminate(child: &Child) {
+    let pid = rustix::process::Pid::from_child(child);
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
+}
+
+/// Waits for a child to exit, at most `within`.
+pub(crate) fn wait_exit(child: &mut Child, within: Duration) -> Option<std::process::ExitStatus> {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some(status);
+        }
+        if Instant::now() > deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+impl Sim {
+    /// Starts `uspmesh sim --broker <broker> <args>` and waits until every
+    /// room is connected.
+    pub(crate) fn start(broker: &str, args: &[&str]) -> Sim {
+        let mut all = vec!["sim", "--broker", broker, "--status-every", "1h"];
+        all.extend_from_slice(args);
+        let (mut child, stdout, stderr) = spawn(&all);
+        match wait_for_line(&stdout, "rooms connected", Duration::from_secs(60)) {
+            Some(ready) => Sim { child, stdout, ready },
+            None => {
+                let _ = child.kill();
+                let errors: Vec<String> = stderr.try_iter().collect();
+                panic!("the sim did not start: {}", errors.join("\n"));
+            }
+        }
+    }
+
+    /// Stops it with SIGTERM; returns its exit status and the rest of its
+    /// standard output.
+    pub(crate) fn stop(mut self) -> (std::process::ExitStatus, Vec<String>) {
+        terminate(&self.child);
+        let status = wait_exit(&mut self.child, Duration::from_secs(30)).expect("the sim stops on SIGTERM");
+        // The reader thread forwards what is left until end of file.
+        let mut rest = Vec::new();
+        while let Ok(line) = self.stdout.recv_timeout(Duration::from_secs(5)) {
+            rest.push(line);
+        }
+        (status, rest)
+    }
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
