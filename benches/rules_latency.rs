@@ -91,7 +91,12 @@ async fn broker() -> BrokerHandle {
     Broker::start(config).await.unwrap()
 }
 
-async fn mqtt(broker: &BrokerHandle, eid: &str, role: Role, peers: &[(&str, String)]) -> (MqttClient, Link<MqttSender>) {
+async fn mqtt(
+    broker: &BrokerHandle,
+    eid: &str,
+    role: Role,
+    peers: &[(&str, String)],
+) -> (MqttClient, Link<MqttSender>) {
     let port = broker.mqtt_addrs()[0].port();
     let mut config = MqttConfig::new(eid, role, "127.0.0.1", port);
     for (peer, topic) in peers {
@@ -162,7 +167,13 @@ fn summarize(sent: &[Instant], received: &[Option<Instant>]) -> (f64, f64, usize
             .zip(received)
             .enumerate()
             .filter_map(|(i, (s, r))| {
-                r.map(|r| (r.saturating_duration_since(*s).as_micros() as u64, i, s.duration_since(t0).as_millis() as u64))
+                r.map(|r| {
+                    (
+                        r.saturating_duration_since(*s).as_micros() as u64,
+                        i,
+                        s.duration_since(t0).as_millis() as u64,
+                    )
+                })
             })
             .collect();
         worst.sort_unstable();
@@ -215,7 +226,8 @@ async fn baseline(rate: u64, secs: f64) -> (f64, f64, usize) {
     let broker = broker().await;
     let (src, echo, sink) = ("proto::bench-src", "proto::bench-echo", "proto::bench-sink");
     let (sink_mqtt, mut sink_link) = mqtt(&broker, sink, Role::Agent, &[]).await;
-    let (echo_mqtt, mut echo_link) = mqtt(&broker, echo, Role::Agent, &[(sink, format!("usp/agent/{sink}"))]).await;
+    let (echo_mqtt, mut echo_link) =
+        mqtt(&broker, echo, Role::Agent, &[(sink, format!("usp/agent/{sink}"))]).await;
     let (src_mqtt, src_link) = mqtt(&broker, src, Role::Agent, &[(echo, format!("usp/agent/{echo}"))]).await;
     let total = (rate as f64 * secs) as usize;
     let received: Received = Arc::new(Mutex::new((vec![None; total], 0)));
@@ -285,10 +297,12 @@ async fn rules_path(rate: u64, secs: f64) -> (f64, f64, usize) {
     let broker = broker().await;
     let (sensor, light) = ("proto::bench-sensor-1", "proto::bench-light-1");
     let link = local_link::attach(broker.link(RULES).unwrap(), 4096);
-    let runtime = RulesRuntime::start(runtime_config(), rule_set("value >= 0", sensor, Some(light)), link).unwrap();
+    let runtime =
+        RulesRuntime::start(runtime_config(), rule_set("value >= 0", sensor, Some(light)), link).unwrap();
     let (mut agent, _reports, mut touches) = sim::room_agent(light, "21");
     sim::add_note(&mut agent, "0");
-    let (light_mqtt, light_link) = mqtt(&broker, light, Role::Agent, &[(RULES, format!("usp/controller/{RULES}"))]).await;
+    let (light_mqtt, light_link) =
+        mqtt(&broker, light, Role::Agent, &[(RULES, format!("usp/controller/{RULES}"))]).await;
     let light_agent = agent_runtime::spawn(agent, light_link);
     let (sensor_mqtt, sensor_link) =
         mqtt(&broker, sensor, Role::Agent, &[(RULES, format!("usp/controller/{RULES}"))]).await;
@@ -308,7 +322,8 @@ async fn rules_path(rate: u64, secs: f64) -> (f64, f64, usize) {
     let sent = paced(rate, secs, |seq| {
         let sender = sender.clone();
         async move {
-            let _ = sender.send(RULES, notify(sensor, RULES, seq, &node_path(seq as usize % RULE_COUNT))).await;
+            let _ =
+                sender.send(RULES, notify(sensor, RULES, seq, &node_path(seq as usize % RULE_COUNT))).await;
         }
     })
     .await;
@@ -316,7 +331,10 @@ async fn rules_path(rate: u64, secs: f64) -> (f64, f64, usize) {
     let result = summarize(&sent, &received.lock().await.0);
     if std::env::var_os("USPMESH_RULES_BENCH_DEBUG").is_some() {
         let status = runtime.handle().status().await.unwrap();
-        eprintln!("runtime: {:?} in flight {} engine {:?}", status.counters, status.requests_in_flight, status.engine);
+        eprintln!(
+            "runtime: {:?} in flight {} engine {:?}",
+            status.counters, status.requests_in_flight, status.engine
+        );
         eprintln!("broker: {:?}", broker.stats());
     }
     collector.abort();
@@ -334,7 +352,8 @@ async fn throughput(per_sensor: u64) -> (f64, u64, u64) {
     let broker = broker().await;
     let link = local_link::attach(broker.link(RULES).unwrap(), 4096);
     let runtime =
-        RulesRuntime::start(runtime_config(), rule_set("value < 0", "proto::bench-sensor-*", None), link).unwrap();
+        RulesRuntime::start(runtime_config(), rule_set("value < 0", "proto::bench-sensor-*", None), link)
+            .unwrap();
     let api = runtime.handle();
     let mut sensors = Vec::new();
     for i in 1..=4 {
