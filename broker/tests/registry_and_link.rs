@@ -215,7 +215,9 @@ async fn dedicated_io_threads() {
     }
     assert_eq!(msg_id(&a5.next_publish().await.payload), "proto::io5");
     assert_eq!(msg_id(&a4.next_publish().await.payload), "proto::io4");
-    let Some(Ok(Message::Binary(record))) = ws.next().await else { panic!("a Record over WebSocket") };
+    let Some(Ok(Message::Binary(record))) = within("a Record over WebSocket", ws.next()).await else {
+        panic!("a Record over WebSocket")
+    };
     assert_eq!(msg_id(&record), "proto::iows");
     ws.send(Message::Binary(get_response("proto::iows", RULES, "back"))).await.unwrap();
     assert_eq!(msg_id(within("the answer", link.recv()).await.unwrap().record()), "back");

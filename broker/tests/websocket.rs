@@ -278,3 +278,27 @@ async fn silent_sessions_are_closed() {
     assert!(broker.registry().find("proto::mute").is_empty());
     broker.shutdown().await;
 }
+
+/// An endpoint whose upgrade was accepted is reachable at once: it is
+/// registered and subscribed before the 101 is written, like an MQTT client
+/// before its CONNACK. With sessions on other threads than the sender
+/// (dedicated I/O threads, a multi-threaded runtime) a Record sent right
+/// after the handshake was otherwise unrouted, now and then.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reachable_as_soon_as_upgraded() {
+    let broker = broker(|c| {
+        c.runtime.io_threads = 2;
+        c.access.controllers = vec![CTL.into()];
+    })
+    .await;
+    let addr = broker.websocket_addrs()[0];
+    let mut link = broker.link(CTL).unwrap();
+    for i in 0..40 {
+        let eid = format!("proto::fresh{i}");
+        let mut ws = usp_ws(addr, &eid).await;
+        link.send(get_request(CTL, &eid, &eid)).await.unwrap();
+        assert_eq!(msg_id(&next_record(&mut ws).await), eid);
+    }
+    assert_eq!(broker.stats().unrouted, 0);
+    broker.shutdown().await;
+}
