@@ -272,7 +272,7 @@ impl WsSession {
             self.att.shared().stats.drop_record(DropReason::NoDestination);
             return Ok(());
         }
-        let topic = self.att.shared().policy.reply_topic(&header.to_id);
+        let topic = self.att.shared().policy.reply_topic(header.to_id);
         let message = Message::new(
             Bytes::from(topic),
             Some(self.reply.clone()),
