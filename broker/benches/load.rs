@@ -27,9 +27,10 @@
 //! (medians shown) and round trips alternate exchange by exchange, so load
 //! from other processes on this shared machine falls on each alike.
 //!
-//! Run: `cargo bench -p usp-broker --bench load` (needs `mosquitto` and an
-//! open-file limit above 20,000 for the 10,000 connections: `ulimit -n
-//! 65536`). `--quick` shrinks every count by 10.
+//! Run: `cargo bench -p usp-broker --bench load` (needs `mosquitto`, and an
+//! open-file limit of at least 20,000 — `ulimit -n 65536` where allowed:
+//! the load generator and each broker hold 10,000 sockets apiece during the
+//! idle-connection step). `--quick` shrinks every count by 10.
 
 // A bench binary: a panic is a failed measurement.
 #![allow(clippy::unwrap_used, missing_docs)]
