@@ -134,6 +134,24 @@ mod tests {
         assert_eq!(check_record(&Limits::default(), &session, "proto::me").unwrap().to_id, "proto::to");
     }
 
+    /// The chosen difference from a full decode: the body of a session
+    /// context Record is the receiving endpoint's business, so a malformed
+    /// one is still routed; a malformed header field is not.
+    #[test]
+    fn other_record_bodies_are_not_looked_into() {
+        let mut bytes = Record::websocket_connect("proto::to", "proto::me").encode_to_bytes().to_vec();
+        // session_context (field 8) whose body is a truncated varint.
+        bytes.extend_from_slice(&[0x42, 0x02, 0x08, 0xff]);
+        let bytes = Bytes::from(bytes);
+        assert!(Limits::default().decode_record(bytes.clone()).is_err(), "a full decode refuses it");
+        assert_eq!(check_record(&Limits::default(), &bytes, "proto::me").unwrap().to_id, "proto::to");
+        let bad_header = Bytes::from_static(&[0x1a, 0x05, b'p', b'r']);
+        assert_eq!(
+            check_record(&Limits::default(), &bad_header, "proto::me"),
+            Err(RecordRejection::NotARecord)
+        );
+    }
+
     proptest! {
         #[test]
         fn never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
@@ -149,12 +167,18 @@ mod tests {
             from in "[a-z:]{0,12}",
             noise in proptest::collection::vec(any::<u8>(), 0..64),
             cut in 0usize..200,
+            mode in 0u8..3,
         ) {
             let mut bytes = Record::no_session_context_payload(&to, &from, Bytes::from(noise.clone()))
                 .encode_to_bytes()
                 .to_vec();
-            // Mutate: truncate, or append the noise as (probably bad) fields.
-            if cut < bytes.len() { bytes.truncate(cut); } else { bytes.extend_from_slice(&noise); }
+            // Unchanged, truncated, or followed by the noise as (probably
+            // bad) fields.
+            match mode {
+                0 => {}
+                1 => bytes.truncate(cut),
+                _ => bytes.extend_from_slice(&noise),
+            }
             let bytes = Bytes::from(bytes);
             if let Ok(full) = Limits::default().decode_record(bytes.clone()) {
                 let checked = check_record(&Limits::default(), &bytes, &full.from_id);
