@@ -10,6 +10,8 @@ mod rules_site;
 #[path = "../rules/tests/support/sim_agent.rs"]
 mod sim;
 
+use std::time::Duration;
+
 use metrics_exporter_prometheus::PrometheusBuilder;
 use rules_site::*;
 use sim::*;
@@ -30,6 +32,14 @@ when = { value_change = "Device.IoTCapability.1.BinarySensor.Value", agents = "p
 [[rule.broken.then]]
 set = "Device.IoTCapability.6.BinarySensor.Value"
 value = true
+
+# Its latency is the for-duration: ten minutes.
+[rule.hot]
+when = { value_change = "Device.IoTCapability.2.LevelSensor.Value", agents = "proto::room-*" }
+if = "value > 26"
+for = "10m"
+[[rule.hot.then]]
+publish = "hot"
 
 [rule.limited]
 when = { value_change = "Device.IoTCapability.1.BinarySensor.Value", agents = "proto::room-*" }
@@ -79,6 +89,11 @@ async fn fired_suppressed_failed_and_latency_per_rule_in_the_prometheus_expositi
         })
         .await;
 
+        reading(&room.reports, TEMPERATURE, "27");
+        verdict(&mut site.events, "hot", |v| matches!(v, Verdict::Armed { .. })).await;
+        site.hand.advance(Duration::from_secs(600));
+        while published(&mut site).await.name != "hot" {}
+
         let text = prometheus.render();
         let counter = |name: &str, labels: &str| {
             sample(&text, name, labels).unwrap_or_else(|| panic!("no {name}{{{labels}}} in\n{text}"))
@@ -91,10 +106,12 @@ async fn fired_suppressed_failed_and_latency_per_rule_in_the_prometheus_expositi
         assert_eq!(counter("uspmesh_rule_failed_total", r#"rule="broken""#), 3.0);
         assert_eq!(counter("uspmesh_rule_failed_total", r#"rule="lamp""#), 0.0);
         // One latency observation per firing; the manual clock stands
-        // still, so each is 0.
+        // still while a rule without `for` fires, so each of those is 0.
         assert_eq!(counter("uspmesh_rule_latency_seconds_count", r#"rule="broken""#), 3.0);
         assert_eq!(counter("uspmesh_rule_latency_seconds_count", r#"rule="lamp""#), 1.0);
         assert_eq!(counter("uspmesh_rule_latency_seconds_sum", r#"rule="lamp""#), 0.0);
+        assert_eq!(counter("uspmesh_rule_latency_seconds_count", r#"rule="hot""#), 1.0);
+        assert_eq!(counter("uspmesh_rule_latency_seconds_sum", r#"rule="hot""#), 600.0);
         assert!(text.contains("# HELP uspmesh_rule_fired_total Rule firings"), "{text}");
         // The runtime's own.
         assert!(counter("uspmesh_rules_notifications_total", "") >= 3.0);
