@@ -33,6 +33,7 @@ use uspmesh::wiring::{local_link, presence::Presence};
 
 use crate::sim::*;
 
+/// Runs `test`, failing it after 60 s instead of hanging.
 pub async fn bounded<F: Future>(test: F) -> F::Output {
     tokio::time::timeout(Duration::from_secs(60), test).await.expect("test did not finish in time")
 }
@@ -42,6 +43,7 @@ pub fn t0() -> SystemTime {
     UNIX_EPOCH + Duration::from_secs(1_704_067_200)
 }
 
+/// Loads `text` as the rule file `site.toml` (panics with its errors).
 pub fn rules(text: &str) -> RuleSet {
     usp_rules::load(&[Source::new("site.toml", text)]).unwrap_or_else(|e| panic!("{e}"))
 }
@@ -67,6 +69,7 @@ pub async fn until<T>(
     }
 }
 
+/// Waits until `eid`'s subscriptions are in place.
 pub async fn synced(events: &mut broadcast::Receiver<RuntimeEvent>, eid: &str) -> SyncReport {
     until(events, |e| match e {
         RuntimeEvent::Synced { agent, report } if &**agent == eid => Some(report.clone()),
@@ -75,6 +78,7 @@ pub async fn synced(events: &mut broadcast::Receiver<RuntimeEvent>, eid: &str) -
     .await
 }
 
+/// Waits for an evaluation of `rule` whose verdict `want` accepts.
 pub async fn verdict(
     events: &mut broadcast::Receiver<RuntimeEvent>,
     rule: &str,
@@ -103,6 +107,7 @@ pub struct Site {
 }
 
 impl Site {
+    /// The broker, and the rules runtime running `set` (with `store`).
     pub async fn start(set: RuleSet, store: Option<PathBuf>) -> Site {
         let mut config = BrokerConfig::loopback_ephemeral();
         config.access.controllers = vec![RULES.into()];
@@ -155,6 +160,8 @@ impl Site {
         room
     }
 
+    /// Connects a simulated Agent over MQTT without waiting for its
+    /// subscriptions (a reconnect, or an Agent the rules do not concern).
     pub async fn connect(
         &self,
         eid: &str,
@@ -174,6 +181,7 @@ impl Site {
         Room { handle: agent_runtime::spawn(agent, link), reports, touches, mqtt }
     }
 
+    /// Shuts the rules runtime (writing its state) and the broker down.
     pub async fn stop(mut self) {
         if let Some(r) = self.runtime.take() {
             r.shutdown().await.unwrap();
@@ -191,16 +199,19 @@ pub struct Room {
 }
 
 impl Room {
+    /// What its actuators were asked next.
     pub async fn touched(&mut self) -> Touch {
         next_touch(&mut self.touches).await.0
     }
 
+    /// Leaves gracefully (MQTT DISCONNECT) and stops the Agent.
     pub async fn disconnect(self) {
         self.mqtt.shutdown(Duration::from_secs(1)).await;
         let _ = self.handle.shutdown().await;
     }
 }
 
+/// The next event a rule published upstream.
 pub async fn published(site: &mut Site) -> UpstreamEvent {
     site.upstream.recv().await.expect("upstream sink closed")
 }
