@@ -141,6 +141,8 @@ async fn mqtt(
     MqttClient::connect(config).await.unwrap()
 }
 
+/// A ValueChange Notify Record carrying `seq`; `send_resp` is false in both
+/// paths, so nobody answers it with a NotifyResp.
 fn notify(from: &str, to: &str, seq: u64, path: &str) -> Bytes {
     let msg = Msg::request(format!("n{seq}"), Notify::value_change("bench", false, path, seq.to_string()));
     Record::no_session_context_msg(to, from, &msg).encode_to_bytes()
@@ -420,16 +422,23 @@ async fn flood(sensors: &[(String, MqttClient, Link<MqttSender>)], to: &'static 
     }
 }
 
-async fn sensors(broker: &BrokerHandle, to: &str, role: Role) -> Vec<(String, MqttClient, Link<MqttSender>)> {
+/// Four sensor Agents on MQTT that know where `to` (a `to_role`) listens.
+async fn sensors(
+    broker: &BrokerHandle,
+    to: &str,
+    to_role: Role,
+) -> Vec<(String, MqttClient, Link<MqttSender>)> {
     let mut sensors = Vec::new();
     for i in 1..=4 {
         let eid = format!("proto::bench-sensor-{i}");
-        let (m, l) = mqtt(broker, &eid, Role::Agent, &[(to, format!("usp/{}/{to}", role_topic(role)))]).await;
+        let (m, l) =
+            mqtt(broker, &eid, Role::Agent, &[(to, format!("usp/{}/{to}", role_topic(to_role)))]).await;
         sensors.push((eid, m, l));
     }
     sensors
 }
 
+/// The topic level of a role's default topics (`usp/agent/…`, `usp/controller/…`).
 fn role_topic(role: Role) -> &'static str {
     match role {
         Role::Controller => "controller",
