@@ -5,7 +5,7 @@
 //! | `uspmesh_rule_fired_total` | counter | `rule` | firings (`then` started) |
 //! | `uspmesh_rule_suppressed_total` | counter | `rule`, `reason` = `cooldown` / `rate_limit` / `stopped` | firings that did not happen |
 //! | `uspmesh_rule_failed_total` | counter | `rule` | failed steps (error response, timeout, bad template) |
-//! | `uspmesh_rule_latency_seconds` | histogram | `rule` | trigger → firing: from the moment the runtime received the trigger to the moment the engine issued the first step (includes for-duration, debounce and queueing in the runtime; the in-core part is measured by `benches/engine.rs`) |
+//! | `uspmesh_rule_latency_seconds` | histogram | `rule` | trigger → firing: from the moment the runtime took the triggering notification off its queue to the moment the engine issued the rule's first step, with the resolution of the clock (a trigger restored from the store after a restart: from its millisecond arrival time); includes for-duration, debounce and signal hops. The wire (Agent → broker → runtime queue) and the step's way back to the Agent are not in it: `benches/rules_latency.rs` measures those |
 //!
 //!
 //! The runtime ([`crate::runtime`]) adds its own:

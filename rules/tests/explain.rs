@@ -124,6 +124,41 @@ value = 1
 }
 
 #[test]
+fn trigger_latency_keeps_sub_millisecond_precision() {
+    // The engine's instants are whole milliseconds; the latency histogram
+    // must not be: a trigger that waited 250 µs is 250 µs, not 0 or 1 ms.
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    metrics::with_local_recorder(&recorder, || {
+        let mut h = H::new(
+            "[rule.quick]\nwhen = { value_change = \"Device.X\" }\n[[rule.quick.then]]\npublish = \"x\"\n",
+        );
+        let now = at(h.now);
+        h.engine.handle(
+            usp_rules::engine::Input::Notify {
+                agent: "proto::a".into(),
+                notify: usp_proto::usp::Notify::value_change("", false, "Device.X", "1"),
+                received_at: now - std::time::Duration::from_micros(250),
+            },
+            now,
+        );
+    });
+    let snap = snapshotter.snapshot().into_vec();
+    let latency = snap
+        .iter()
+        .find(|(k, _, _, _)| k.key().name() == "uspmesh_rule_latency_seconds")
+        .map(|(_, _, _, v)| v);
+    match latency {
+        Some(DebugValue::Histogram(v)) => {
+            let secs: Vec<f64> = v.iter().map(|x| x.into_inner()).collect();
+            assert_eq!(secs.len(), 1);
+            assert!((secs[0] - 0.000_250).abs() < 1e-9, "{secs:?}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
 fn trace_outputs_hand_out_each_evaluation_as_it_is_kept() {
     let quiet = H::new(RULE).vc("proto::room-1", "Device.T", "27");
     assert!(!quiet.iter().any(|o| matches!(o, usp_rules::engine::Output::Traced { .. })), "off by default");

@@ -210,7 +210,11 @@ publish = "down {agent}"
 "#,
     );
     assert_eq!(published_names(&h.online("proto::room-1")), vec!["up proto::room-1"]);
+    // The same connection reported again (broker event, then Connect Record).
+    assert!(publishes(&h.online("proto::room-1")).is_empty(), "one arrival, one firing");
     assert_eq!(published_names(&h.offline("proto::room-1")), vec!["down proto::room-1"]);
+    assert!(publishes(&h.offline("proto::room-1")).is_empty(), "one departure, one firing");
+    assert_eq!(published_names(&h.online("proto::room-1")), vec!["up proto::room-1"], "back again");
     assert!(publishes(&h.online("proto::hall-1")).is_empty(), "not in the tag");
 }
 

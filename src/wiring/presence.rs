@@ -67,7 +67,8 @@ impl Presence {
     /// change from `events`, until either side goes away. Take `events`
     /// (`registry.events()`) *before* `snapshot` (`registry.snapshot()`),
     /// so nothing falls between them; an endpoint in both is reported
-    /// online twice, which is harmless.
+    /// online twice, which is harmless: its subscriptions are checked
+    /// again, and `agent_status = "online"` rules fire once per arrival.
     pub async fn forward(
         mut self,
         snapshot: Vec<EndpointInfo>,

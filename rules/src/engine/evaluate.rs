@@ -531,7 +531,11 @@ impl Engine {
         }
         st.counts.fired += 1;
         st.metrics.fired.increment(1);
-        st.metrics.latency.record(now.saturating_sub(ctx.at) as f64 / 1000.0);
+        let latency = match ctx.received {
+            Some(received) => self.now_exact.duration_since(received).unwrap_or_default().as_secs_f64(),
+            None => now.saturating_sub(ctx.at) as f64 / 1000.0,
+        };
+        st.metrics.latency.record(latency);
         self.stats.fired += 1;
         let mut run_ctx = ctx.clone();
         run_ctx.chain = extend(&ctx.chain, &rule.name);

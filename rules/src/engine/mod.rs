@@ -155,6 +155,10 @@ pub struct Engine {
     dirty: Dirty,
     stats: Stats,
     sub_prefix: Arc<str>,
+    /// The `now` of the input being handled, unrounded (latency metrics).
+    now_exact: SystemTime,
+    /// The arrival time of the notification being handled, unrounded.
+    received_exact: Option<SystemTime>,
 }
 
 impl Engine {
@@ -181,6 +185,8 @@ impl Engine {
             dirty: Dirty::default(),
             stats: Stats::default(),
             sub_prefix,
+            now_exact: now,
+            received_exact: None,
         };
         e.arm_schedules(to_ms(now));
         e
@@ -211,6 +217,11 @@ impl Engine {
     /// Handles one input at `now`, appending what to do to `out` (a buffer
     /// the caller reuses).
     pub fn handle_into(&mut self, input: Input, now: SystemTime, out: &mut Vec<Output>) {
+        self.now_exact = now;
+        self.received_exact = match &input {
+            Input::Notify { received_at, .. } => Some(*received_at),
+            _ => None,
+        };
         let now = to_ms(now);
         self.run_due(now);
         match input {
@@ -356,21 +367,28 @@ impl Engine {
         }
     }
 
+    /// An Agent is reachable. Its subscriptions are checked on every
+    /// report (a reconnect may have lost them), but `agent_status =
+    /// "online"` fires only when it was not online already: one connection
+    /// is reported more than once (the broker's connection event, then the
+    /// Agent's own MQTT Connect Record), and a rule should see one arrival.
     fn on_online(&mut self, agent: &str, now: Ms) {
         let id = self.agent_id(agent);
-        if let Some(e) = self.agents.get_mut(&id) {
-            e.status = state::Status::Online;
-        }
+        let was = self.agents.get_mut(&id).map(|e| std::mem::replace(&mut e.status, state::Status::Online));
         self.resubscribe(&id, true, now);
-        self.status_triggers(&id, true, now);
+        if was != Some(state::Status::Online) {
+            self.status_triggers(&id, true, now);
+        }
     }
 
+    /// An Agent is gone; `agent_status = "offline"` fires once per
+    /// departure (the broker's event and a DisconnectRecord both report it).
     fn on_offline(&mut self, agent: &str, now: Ms) {
         let id = self.agent_id(agent);
-        if let Some(e) = self.agents.get_mut(&id) {
-            e.status = state::Status::Offline;
+        let was = self.agents.get_mut(&id).map(|e| std::mem::replace(&mut e.status, state::Status::Offline));
+        if was != Some(state::Status::Offline) {
+            self.status_triggers(&id, false, now);
         }
-        self.status_triggers(&id, false, now);
     }
 
     fn status_triggers(&mut self, agent: &Arc<str>, online: bool, now: Ms) {

@@ -213,6 +213,7 @@ impl Engine {
                 continue;
             }
             let mut ctx = Ctx::new(trig.index, received_at);
+            ctx.received = self.received_exact;
             ctx.agent = Some(agent.clone());
             ctx.path = Some(key.clone());
             ctx.value = Some(value.clone());
@@ -258,6 +259,7 @@ impl Engine {
                 continue;
             }
             let mut ctx = Ctx::new(trig.index, received_at);
+            ctx.received = self.received_exact;
             ctx.agent = Some(agent.clone());
             ctx.path = Some(path.clone());
             ctx.captures = caps;
@@ -325,6 +327,7 @@ impl Engine {
                 continue;
             }
             let mut ctx = Ctx::new(trig.index, received_at);
+            ctx.received = self.received_exact;
             ctx.agent = Some(agent.clone());
             ctx.path = Some(path.clone());
             ctx.captures = caps;

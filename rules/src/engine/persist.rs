@@ -194,6 +194,7 @@ impl CtxRecord {
                 Some(self.chain.iter().map(|s| Arc::from(s.as_str())).collect::<Vec<_>>().into())
             },
             at: self.at,
+            received: None,
         }
     }
 }

@@ -4,6 +4,7 @@
 use std::{
     collections::{BTreeMap, HashMap, VecDeque},
     sync::Arc,
+    time::SystemTime,
 };
 
 use super::{
@@ -39,6 +40,12 @@ pub(crate) struct Ctx {
     pub(crate) chain: Chain,
     /// When the trigger arrived.
     pub(crate) at: Ms,
+    /// When the notification that triggered arrived, to the nanosecond the
+    /// runtime gave (`at` is whole milliseconds, too coarse for the
+    /// trigger→action histogram of a path that takes microseconds). Not
+    /// kept across a restart: a restored trigger's latency is measured from
+    /// `at`.
+    pub(crate) received: Option<SystemTime>,
 }
 
 impl Ctx {
@@ -54,6 +61,7 @@ impl Ctx {
             keys: None,
             chain: None,
             at,
+            received: None,
         }
     }
 
