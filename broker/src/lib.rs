@@ -32,7 +32,8 @@
 //! * [`link`]: [`LocalLink`], an in-process endpoint;
 //! * [`tls`]: rustls for both listeners, client certificates with the
 //!   `urn:bbf:usp:id:` SAN;
-//! * [`config`]: [`BrokerConfig`]; [`stats`]: counters and `metrics`.
+//! * [`config`]: [`BrokerConfig`]; [`stats`]: counters and `metrics`;
+//! * [`bridge`]: the cloud bridge (MQTT 5 uplink, on-disk queue).
 //!
 //! ## Why our own routing core and not rumqttd's router
 //!
@@ -66,6 +67,7 @@
 
 pub mod acl;
 mod attachment;
+pub mod bridge;
 mod broker;
 pub mod config;
 pub mod identity;
@@ -80,6 +82,7 @@ pub mod topics;
 mod transport;
 pub mod ws;
 
+pub use bridge::{Bridge, BridgeConfig, BridgeError, BridgeHandle, BridgeStatus, UpstreamMessage};
 pub use broker::{Broker, BrokerHandle, StartError};
 pub use config::BrokerConfig;
 pub use link::{Delivered, LinkError, LocalLink};
