@@ -181,7 +181,7 @@ impl Bridge {
             );
         }
 
-        let status = Arc::new(Status::new());
+        let status = Arc::new(Status::new(recovery));
         let store = Arc::new(Store::new(queue, status.clone()));
         let (producers_stop, core_stop) = (CancellationToken::new(), CancellationToken::new());
         let (producers, core) = (TaskTracker::new(), TaskTracker::new());

@@ -6,6 +6,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use metrics::{counter, gauge};
 use tokio::sync::watch;
 
+use super::queue::Recovery;
+
 /// A snapshot of the bridge's state.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct BridgeStatus {
@@ -32,6 +34,11 @@ pub struct BridgeStatus {
     pub refused: u64,
     /// Uplink sessions established since start.
     pub sessions: u64,
+    /// Undelivered entries found on disk at start (left by an earlier run).
+    pub recovered: u64,
+    /// Queue segments found damaged at start (a truncated or corrupt tail,
+    /// skipped from the damage on; logged).
+    pub damaged_segments: u64,
 }
 
 #[derive(Debug)]
@@ -46,6 +53,8 @@ pub(crate) struct Status {
     received: AtomicU64,
     refused: AtomicU64,
     sessions: AtomicU64,
+    recovered: u64,
+    damaged_segments: u64,
     changed: watch::Sender<()>,
 }
 
@@ -58,7 +67,7 @@ pub(crate) enum Dropped {
 }
 
 impl Status {
-    pub(crate) fn new() -> Status {
+    pub(crate) fn new(recovery: Recovery) -> Status {
         Status {
             connected: AtomicBool::new(false),
             queued: AtomicU64::new(0),
@@ -70,6 +79,8 @@ impl Status {
             received: AtomicU64::new(0),
             refused: AtomicU64::new(0),
             sessions: AtomicU64::new(0),
+            recovered: recovery.entries as u64,
+            damaged_segments: recovery.damaged_segments as u64,
             changed: watch::channel(()).0,
         }
     }
@@ -86,6 +97,8 @@ impl Status {
             received: self.received.load(Ordering::Acquire),
             refused: self.refused.load(Ordering::Acquire),
             sessions: self.sessions.load(Ordering::Acquire),
+            recovered: self.recovered,
+            damaged_segments: self.damaged_segments,
         }
     }
 

@@ -204,15 +204,20 @@ impl Uplink {
                     if let Err(e) = client.try_subscribe(filter, QoS::AtLeastOnce) {
                         return failed(false, format!("subscribe: {e}"));
                     }
-                    connected = true;
-                    next_seq = self.store.range().0;
-                    self.status.set_connected(true);
-                    tracing::info!(server = %self.config.url, "bridge uplink connected");
                 }
                 Ok(Event::Incoming(Packet::SubAck(ack))) => {
+                    // Up in both directions from here on: the cloud can reach
+                    // us, so the queue starts draining (an answer to what we
+                    // send cannot miss our subscription).
                     if ack.return_codes.iter().any(|c| !matches!(c, SubscribeReasonCode::Success(_))) {
                         tracing::warn!(codes = ?ack.return_codes,
                             "bridge: the cloud server refused our subscription; cloud Controllers cannot reach local Agents");
+                    }
+                    if !connected {
+                        connected = true;
+                        next_seq = self.store.range().0;
+                        self.status.set_connected(true);
+                        tracing::info!(server = %self.config.url, "bridge uplink connected");
                     }
                 }
                 Ok(Event::Outgoing(rumqttc::Outgoing::Publish(pkid))) => {
@@ -259,14 +264,16 @@ impl Uplink {
     }
 }
 
-fn publish(client: &AsyncClient, entry: Entry) -> Result<(), rumqttc::v5::ClientError> {
+fn publish(client: &AsyncClient, entry: Entry) -> Result<(), Box<rumqttc::v5::ClientError>> {
     let properties = PublishProperties {
         response_topic: entry.response_topic,
         content_type: (entry.kind != EntryKind::RuleEvent).then(|| USP_CONTENT_TYPE.to_owned()),
         user_properties: entry.properties,
         ..PublishProperties::default()
     };
-    client.try_publish_with_properties(entry.topic, QoS::AtLeastOnce, false, entry.payload, properties)
+    client
+        .try_publish_with_properties(entry.topic, QoS::AtLeastOnce, false, entry.payload, properties)
+        .map_err(Box::new)
 }
 
 /// Sends DISCONNECT and lets the event loop write it (bounded wait).

@@ -107,14 +107,16 @@ fn segments_roll_and_are_deleted_once_delivered() {
 #[test]
 fn overflow_policies() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut q, _) = DiskQueue::open(&config(&dir.path().join("newest"), OverflowPolicy::DropNewest)).unwrap();
+    let (mut q, _) =
+        DiskQueue::open(&config(&dir.path().join("newest"), OverflowPolicy::DropNewest)).unwrap();
     for n in 0..5 {
         q.push(&entry(n)).unwrap();
     }
     assert_eq!(q.push(&entry(5)).unwrap(), Pushed::DroppedNewest);
     assert_eq!(payloads(&mut q), [0, 1, 2, 3, 4]);
 
-    let (mut q, _) = DiskQueue::open(&config(&dir.path().join("oldest"), OverflowPolicy::DropOldest)).unwrap();
+    let (mut q, _) =
+        DiskQueue::open(&config(&dir.path().join("oldest"), OverflowPolicy::DropOldest)).unwrap();
     for n in 0..5 {
         q.push(&entry(n)).unwrap();
     }
