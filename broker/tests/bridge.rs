@@ -272,7 +272,7 @@ async fn site_events_chosen_by_filter_and_rule_events_go_upstream() {
     watcher.subscribe("usp/rules/#", QoS::AtLeastOnce).await;
 
     let door = agent(&site, "proto::door-1").await;
-    let light = agent(&site, "proto::light-1").await;
+    let mut light = agent(&site, "proto::light-1").await;
     let to_local = "usp/controller/proto::local-ctl";
     let event = |n: &str| Notify::event("s", false, "Device.Door.1.", "Opened!", [("n", n)]);
     door.publish(
@@ -293,6 +293,9 @@ async fn site_events_chosen_by_filter_and_rule_events_go_upstream() {
             None,
         )
         .await;
+    // Its PUBACK means the broker has routed it (to the observer too), so
+    // it is ahead of e2 in the observer's queue.
+    light.next_puback().await;
     door.publish(
         to_local,
         QoS::AtLeastOnce,
