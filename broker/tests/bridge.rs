@@ -29,8 +29,8 @@ use tokio::{
 use usp_broker::{
     BrokerHandle,
     bridge::{
-        Bridge, BridgeConfig, BridgeHandle, CloudController, EventFilter, EventsConfig, FsyncPolicy,
-        OverflowPolicy, QueueConfig, UpstreamMessage,
+        Bridge, BridgeConfig, BridgeError, BridgeHandle, CloudController, EventFilter, EventsConfig,
+        FsyncPolicy, OverflowPolicy, QueueConfig, UpstreamMessage,
     },
 };
 use usp_proto::{Msg, Record, usp::Notify};
@@ -43,6 +43,8 @@ struct Cloud {
     port: u16,
     dir: PathBuf,
     child: Option<Child>,
+    /// More mosquitto configuration (e.g. a TLS listener).
+    extra: String,
 }
 
 impl Cloud {
@@ -55,8 +57,8 @@ impl Cloud {
 
     /// Picks a free port for a server that is not started yet.
     fn reserve(dir: &Path) -> Cloud {
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        Cloud { port, dir: dir.to_owned(), child: None }
+        let port = free_port();
+        Cloud { port, dir: dir.to_owned(), child: None, extra: String::new() }
     }
 
     /// Starts mosquitto (again) on the same port and waits until it runs.
@@ -66,9 +68,10 @@ impl Cloud {
             &conf,
             format!(
                 "listener {} 127.0.0.1\nallow_anonymous true\nuser root\npersistence true\n\
-                 persistence_location {}/\nlog_dest stderr\nlog_type information\nmax_queued_messages 100000\n",
+                 persistence_location {}/\nlog_dest stderr\nlog_type information\nmax_queued_messages 100000\n{}",
                 self.port,
-                self.dir.display()
+                self.dir.display(),
+                self.extra,
             ),
         )
         .unwrap();
@@ -102,6 +105,10 @@ impl Cloud {
         assert!(status.success());
         within("mosquitto exit", child.wait()).await.unwrap();
     }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// The cloud Controller: an MQTT 5 client of the cloud server with a
@@ -478,4 +485,66 @@ async fn bad_configurations_are_refused_at_start() {
     let mut kind = base.clone();
     kind.events.filters.push(EventFilter { endpoint_id: "*".into(), kinds: vec!["valuechange".into()] });
     assert!(err(kind).await.contains("unknown notification kind"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_uplink_speaks_tls_with_a_client_certificate() {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, SanType};
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, pem: String| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, pem).unwrap();
+        path
+    };
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.distinguished_name.push(DnType::CommonName, "cloud test CA");
+    let ca = CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap();
+    let mut params = CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
+    params.subject_alt_names.push(SanType::IpAddress([127, 0, 0, 1].into()));
+    let key = KeyPair::generate().unwrap();
+    let server = params.signed_by(&key, &ca).unwrap();
+    let ca_path = write("ca.pem", ca.pem());
+    let (server_cert, server_key) =
+        (write("server.pem", server.pem()), write("server.key", key.serialize_pem()));
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.distinguished_name.push(DnType::CommonName, "site-42");
+    let key = KeyPair::generate().unwrap();
+    let client = params.signed_by(&key, &ca).unwrap();
+    let (client_cert, client_key) = (write("site.pem", client.pem()), write("site.key", key.serialize_pem()));
+
+    // mosquitto: a plain listener for the test's clients, and a TLS one
+    // requiring a client certificate for the bridge.
+    let tls_port = free_port();
+    let mut cloud = Cloud::reserve(dir.path());
+    cloud.extra = format!(
+        "listener {tls_port} 127.0.0.1\ncafile {}\ncertfile {}\nkeyfile {}\nrequire_certificate true\n",
+        ca_path.display(),
+        server_cert.display(),
+        server_key.display()
+    );
+    cloud.restart().await;
+    let mut ctl = cloud_controller(cloud.port).await;
+
+    let site = site().await;
+    let mut config = bridge_config(cloud.port, &dir.path().join("queue"));
+    config.url = format!("mqtts://127.0.0.1:{tls_port}");
+    config.tls.ca = Some(ca_path.clone());
+    config.tls.certificate = Some(client_cert);
+    config.tls.private_key = Some(client_key);
+    let bridge = Bridge::start(&site, config.clone()).await.unwrap();
+    connected(&bridge).await;
+    let agent = agent(&site, AGENT).await;
+    send_to_cloud(&agent, ids(0..3)).await;
+    assert_eq!(receive_ids(&mut ctl, &ids(0..3), &[]).await, ids(0..3));
+    bridge.shutdown().await;
+
+    // Half a client identity, or a CA file that is not there, is refused
+    // at start.
+    let mut half = config.clone();
+    half.tls.private_key = None;
+    assert!(matches!(Bridge::start(&site, half).await, Err(BridgeError::Tls(_))));
+    let mut no_ca = config;
+    no_ca.tls.ca = Some(dir.path().join("missing.pem"));
+    assert!(matches!(Bridge::start(&site, no_ca).await, Err(BridgeError::Tls(_))));
 }
