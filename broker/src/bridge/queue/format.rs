@@ -107,6 +107,44 @@ pub fn decode_frame(buf: &[u8], max_body: u32) -> Result<Option<(usize, &[u8])>,
     Ok(Some((end, body)))
 }
 
+/// The frames found in a segment file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Scan {
+    /// `(offset, size)` of each intact frame, in file order.
+    pub frames: Vec<(usize, usize)>,
+    /// Where reading stopped on damage, and why; `None` at a clean end.
+    pub damage: Option<(usize, FormatError)>,
+}
+
+/// Reads a whole segment file from offset `from` (the first frame is at
+/// [`MAGIC`]`.len()`): every intact frame up to the end or to the first
+/// damaged one, after which nothing in the file is trusted.
+pub fn scan(file: &[u8], from: usize, max_body: u32) -> Scan {
+    let mut scan = Scan::default();
+    if let Err(e) = check_magic(file) {
+        scan.damage = Some((0, e));
+        return scan;
+    }
+    let mut at = from.max(MAGIC.len());
+    loop {
+        let Some(rest) = file.get(at..) else {
+            scan.damage = Some((at, FormatError::Truncated));
+            return scan;
+        };
+        match decode_frame(rest, max_body) {
+            Ok(None) => return scan,
+            Ok(Some((size, _))) => {
+                scan.frames.push((at, size));
+                at += size;
+            }
+            Err(e) => {
+                scan.damage = Some((at, e));
+                return scan;
+            }
+        }
+    }
+}
+
 /// Appends the frame of `entry` to `out` (cleared first); returns its size.
 pub fn encode_frame(entry: &Entry, out: &mut Vec<u8>) -> Result<usize, FormatError> {
     out.clear();
@@ -238,6 +276,38 @@ mod tests {
                 prop_assert!(size <= bytes.len() && body.len() <= 64);
             }
             let _ = decode_entry(&Bytes::from(bytes));
+        }
+    }
+
+    proptest! {
+        /// A segment of intact frames followed by any garbage: every intact
+        /// frame is found, in order, and the garbage is reported as damage
+        /// (or, if it happens to be empty, as a clean end).
+        #[test]
+        fn scans_keep_every_frame_before_the_damage(
+            entries in proptest::collection::vec(entry(), 0..6),
+            garbage in proptest::collection::vec(any::<u8>(), 0..40),
+        ) {
+            let mut file = MAGIC.to_vec();
+            let mut frame = Vec::new();
+            for e in &entries {
+                encode_frame(e, &mut frame).unwrap();
+                file.extend_from_slice(&frame);
+            }
+            let clean_end = file.len();
+            file.extend_from_slice(&garbage);
+            let found = scan(&file, 0, 1 << 20);
+            prop_assert!(found.frames.len() >= entries.len());
+            for ((offset, size), e) in found.frames.iter().zip(&entries) {
+                let (_, body) = decode_frame(&file[*offset..], 1 << 20).unwrap().unwrap();
+                prop_assert_eq!(*size, FRAME_HEADER + body.len());
+                prop_assert_eq!(&decode_entry(&Bytes::copy_from_slice(body)).unwrap(), e);
+            }
+            if garbage.is_empty() {
+                prop_assert_eq!(found.damage, None);
+            } else if found.frames.len() == entries.len() {
+                prop_assert_eq!(found.damage.map(|(at, _)| at), Some(clean_end));
+            }
         }
     }
 

@@ -219,20 +219,17 @@ impl DiskQueue {
     /// Indexes the frames of one segment from `from`; on damage returns the
     /// offset and error (the frames before it are kept).
     fn scan(&mut self, id: u64, data: &[u8], from: u64) -> Result<(), (u64, FormatError)> {
-        format::check_magic(data).map_err(|e| (0, e))?;
-        let mut at = usize::try_from(from).map_err(|_| (from, FormatError::Truncated))?;
-        loop {
-            let rest = data.get(at..).ok_or((at as u64, FormatError::Truncated))?;
-            match format::decode_frame(rest, MAX_BODY) {
-                Ok(None) => return Ok(()),
-                Ok(Some((size, _))) => {
-                    let size32 = u32::try_from(size).map_err(|_| (at as u64, FormatError::Truncated))?;
-                    self.slots.push_back(Slot { segment: id, offset: at as u64, size: size32, acked: false });
-                    self.bytes += size as u64;
-                    at += size;
-                }
-                Err(e) => return Err((at as u64, e)),
-            }
+        let from = usize::try_from(from).unwrap_or(usize::MAX);
+        let found = format::scan(data, from, MAX_BODY);
+        for (offset, size) in found.frames {
+            // Frames are at most MAX_BODY + 8 bytes, so sizes fit in u32.
+            let size = u32::try_from(size).unwrap_or(u32::MAX);
+            self.slots.push_back(Slot { segment: id, offset: offset as u64, size, acked: false });
+            self.bytes += u64::from(size);
+        }
+        match found.damage {
+            None => Ok(()),
+            Some((at, e)) => Err((at as u64, e)),
         }
     }
 
