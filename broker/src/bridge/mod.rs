@@ -297,7 +297,9 @@ impl BridgeHandle {
 
     /// Stops the bridge: the local links detach first, what they handed
     /// over is written to the queue, then the uplink says DISCONNECT. What is
-    /// still queued stays on disk for the next start.
+    /// still queued stays on disk for the next start. (Under `block` with a
+    /// full queue, the entries still waiting for room are not written: they
+    /// were never accepted.)
     pub async fn shutdown(self) {
         self.producers_stop.cancel();
         self.producers.wait().await;

@@ -238,6 +238,11 @@ impl DiskQueue {
         let file =
             OpenOptions::new().read(true).write(true).create_new(true).open(&path).map_err(io_err(&path))?;
         file.write_all_at(&MAGIC, 0).map_err(io_err(&path))?;
+        if self.config.fsync == FsyncPolicy::Always {
+            // The new file's directory entry must be durable too, or a power
+            // loss could lose the whole segment.
+            File::open(&self.dir).and_then(|d| d.sync_all()).map_err(io_err(&self.dir))?;
+        }
         self.segments.insert(self.active, file);
         self.active_len = MAGIC.len() as u64;
         Ok(())
