@@ -206,11 +206,11 @@ pub struct QueueConfig {
 #[serde(rename_all = "kebab-case")]
 pub enum OverflowPolicy {
     /// Discard the oldest queued entries to make room (the cloud sees the
-    /// newest state). Counted in `uspmesh_bridge_dropped_total{reason="oldest"}`.
+    /// newest state). Counted in `usp_broker_bridge_dropped_total{reason="oldest"}`.
     #[default]
     DropOldest,
     /// Discard the new entry. Counted in
-    /// `uspmesh_bridge_dropped_total{reason="newest"}`.
+    /// `usp_broker_bridge_dropped_total{reason="newest"}`.
     DropNewest,
     /// Wait for room: the bridge stops taking Records from the broker, whose
     /// own per-connection queue policy (`limits.queue_full_wait_ms`) then

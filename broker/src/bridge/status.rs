@@ -115,21 +115,21 @@ impl Status {
         if up {
             self.sessions.fetch_add(1, Ordering::AcqRel);
         }
-        gauge!("uspmesh_bridge_connected").set(if up { 1.0 } else { 0.0 });
+        gauge!("usp_broker_bridge_connected").set(if up { 1.0 } else { 0.0 });
         self.changed();
     }
 
     pub(crate) fn set_queue(&self, entries: u64, bytes: u64) {
         self.queued.store(entries, Ordering::Release);
         self.queued_bytes.store(bytes, Ordering::Release);
-        gauge!("uspmesh_bridge_queued").set(entries as f64);
-        gauge!("uspmesh_bridge_queued_bytes").set(bytes as f64);
+        gauge!("usp_broker_bridge_queued").set(entries as f64);
+        gauge!("usp_broker_bridge_queued_bytes").set(bytes as f64);
         self.changed();
     }
 
     pub(crate) fn delivered(&self) {
         self.delivered.fetch_add(1, Ordering::AcqRel);
-        counter!("uspmesh_bridge_delivered_total").increment(1);
+        counter!("usp_broker_bridge_delivered_total").increment(1);
     }
 
     pub(crate) fn dropped(&self, why: Dropped, n: u64) {
@@ -142,19 +142,74 @@ impl Status {
             Dropped::Other => (&self.dropped_other, "other"),
         };
         cell.fetch_add(n, Ordering::AcqRel);
-        counter!("uspmesh_bridge_dropped_total", "reason" => reason).increment(n);
+        counter!("usp_broker_bridge_dropped_total", "reason" => reason).increment(n);
         self.changed();
     }
 
     pub(crate) fn received(&self) {
         self.received.fetch_add(1, Ordering::AcqRel);
-        counter!("uspmesh_bridge_received_total").increment(1);
+        counter!("usp_broker_bridge_received_total").increment(1);
         self.changed();
     }
 
     pub(crate) fn refused(&self) {
         self.refused.fetch_add(1, Ordering::AcqRel);
-        counter!("uspmesh_bridge_refused_total").increment(1);
+        counter!("usp_broker_bridge_refused_total").increment(1);
         self.changed();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+
+    use super::*;
+
+    #[test]
+    fn counters_and_gauges_reach_metrics() {
+        let recorder = DebuggingRecorder::new();
+        let snapshotter = recorder.snapshotter();
+        let status = Status::new(Recovery { entries: 4, damaged_segments: 1 });
+        metrics::with_local_recorder(&recorder, || {
+            status.dropped(Dropped::Oldest, 3);
+            status.dropped(Dropped::Newest, 2);
+            status.dropped(Dropped::Other, 0);
+            status.delivered();
+            status.set_queue(7, 700);
+            status.set_connected(true);
+        });
+        let snapshot = snapshotter.snapshot().into_vec();
+        let value = |name: &str, label: Option<&str>| {
+            snapshot
+                .iter()
+                .find(|(k, ..)| {
+                    k.key().name() == name && label.is_none_or(|l| k.key().labels().any(|x| x.value() == l))
+                })
+                .map(|(.., v)| v)
+        };
+        assert_eq!(value("usp_broker_bridge_dropped_total", Some("oldest")), Some(&DebugValue::Counter(3)));
+        assert_eq!(value("usp_broker_bridge_dropped_total", Some("newest")), Some(&DebugValue::Counter(2)));
+        assert_eq!(
+            value("usp_broker_bridge_dropped_total", Some("other")),
+            None,
+            "nothing dropped, nothing counted"
+        );
+        assert_eq!(value("usp_broker_bridge_delivered_total", None), Some(&DebugValue::Counter(1)));
+        assert_eq!(value("usp_broker_bridge_queued", None), Some(&DebugValue::Gauge(7.0.into())));
+        assert_eq!(value("usp_broker_bridge_connected", None), Some(&DebugValue::Gauge(1.0.into())));
+        let s = status.snapshot();
+        assert_eq!(
+            (
+                s.dropped_oldest,
+                s.dropped_newest,
+                s.delivered,
+                s.queued,
+                s.queued_bytes,
+                s.connected,
+                s.sessions
+            ),
+            (3, 2, 1, 7, 700, true, 1)
+        );
+        assert_eq!((s.recovered, s.damaged_segments), (4, 1));
     }
 }
