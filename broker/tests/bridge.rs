@@ -548,3 +548,31 @@ async fn the_uplink_speaks_tls_with_a_client_certificate() {
     no_ca.tls.ca = Some(dir.path().join("missing.pem"));
     assert!(matches!(Bridge::start(&site, no_ca).await, Err(BridgeError::Tls(_))));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_entry_the_cloud_server_cannot_take_is_dropped_not_retried_forever() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cloud = Cloud::reserve(dir.path());
+    cloud.extra = "max_packet_size 1000\n".into();
+    cloud.restart().await;
+    let mut ctl = cloud_controller(cloud.port).await;
+    let site = site().await;
+    let bridge = Bridge::start(&site, bridge_config(cloud.port, &dir.path().join("queue"))).await.unwrap();
+    connected(&bridge).await;
+    let agent = agent(&site, AGENT).await;
+    let big =
+        Msg::request("big", Notify::event("s", false, "Device.X.", "Big!", [("blob", "x".repeat(2000))]));
+    agent
+        .publish(
+            &format!("usp/controller/{CLOUD}"),
+            QoS::AtLeastOnce,
+            Record::no_session_context_msg(CLOUD, AGENT, &big).encode_to_bytes(),
+            None,
+        )
+        .await;
+    send_to_cloud(&agent, ids(0..3)).await;
+    assert_eq!(receive_ids(&mut ctl, &ids(0..3), &[]).await, ids(0..3));
+    let status = within("drained", bridge.wait_for(|s| s.queued == 0 && s.delivered == 3)).await;
+    assert_eq!((status.dropped_other, status.sessions), (1, 1), "dropped once, no reconnect");
+    bridge.shutdown().await;
+}

@@ -25,7 +25,7 @@
 //! * Outbound, everything goes through the queue — also while connected —
 //!   so there is one ordered path and one rule for what is lost: nothing
 //!   within the bound. The uplink publishes at QoS 1 from the queue's head
-//!   and an entry leaves the disk when its PUBACK arrives ([`uplink`]).
+//!   and an entry leaves the disk when its PUBACK arrives (`uplink.rs`).
 //! * Records up carry the MQTT 5 Response Topic `<agent_topic_prefix><from_id>`;
 //!   the bridge subscribes to `<agent_topic_prefix>+` so the cloud
 //!   Controller's answers (and its own requests) come back.
@@ -42,7 +42,7 @@ mod local;
 pub mod queue;
 mod status;
 mod store;
-pub mod uplink;
+mod uplink;
 
 use std::{collections::HashMap, sync::Arc};
 

@@ -174,6 +174,9 @@ impl Uplink {
         let mut unassigned: VecDeque<u64> = VecDeque::with_capacity(window);
         let mut inflight: HashMap<u16, u64> = HashMap::with_capacity(window);
         let mut next_seq = 0;
+        // The server's Maximum Packet Size (CONNACK): a larger entry could
+        // never be sent, and would stop the queue at every reconnect.
+        let mut server_max: Option<u32> = None;
         let failed = |connected: bool, error: String| Ended::Failed { was_connected: connected, error };
         loop {
             if connected {
@@ -181,10 +184,17 @@ impl Uplink {
                 next_seq = next_seq.max(head);
                 while next_seq < end && unassigned.len() + inflight.len() < window {
                     if let Some(entry) = self.store.get(next_seq) {
-                        if let Err(e) = publish(&client, entry) {
-                            return failed(true, format!("publish: {e}"));
+                        if server_max.is_some_and(|max| packet_size(&entry) > max as usize) {
+                            tracing::warn!(topic = %entry.topic, bytes = entry.payload.len(), max = server_max,
+                                "bridge: entry larger than the cloud server accepts; dropped");
+                            self.status.dropped(Dropped::Other, 1);
+                            self.store.ack(next_seq);
+                        } else {
+                            if let Err(e) = publish(&client, entry) {
+                                return failed(true, format!("publish: {e}"));
+                            }
+                            unassigned.push_back(next_seq);
                         }
-                        unassigned.push_back(next_seq);
                     }
                     next_seq += 1;
                 }
@@ -199,7 +209,8 @@ impl Uplink {
                 _ = self.store.data.notified(), if connected => continue,
             };
             match event {
-                Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                Ok(Event::Incoming(Packet::ConnAck(ack))) => {
+                    server_max = ack.properties.and_then(|p| p.max_packet_size);
                     let filter = format!("{}+", self.config.agent_topic_prefix);
                     if let Err(e) = client.try_subscribe(filter, QoS::AtLeastOnce) {
                         return failed(false, format!("subscribe: {e}"));
@@ -262,6 +273,16 @@ impl Uplink {
             self.status.refused();
         }
     }
+}
+
+/// An upper bound of the PUBLISH packet an entry becomes: payload, topic,
+/// properties, and room for the fixed header, packet id and property
+/// headers.
+fn packet_size(entry: &Entry) -> usize {
+    let strings = entry.topic.len()
+        + entry.response_topic.as_ref().map_or(0, String::len)
+        + entry.properties.iter().map(|(k, v)| k.len() + v.len() + 5).sum::<usize>();
+    entry.payload.len() + strings + USP_CONTENT_TYPE.len() + 32
 }
 
 fn publish(client: &AsyncClient, entry: Entry) -> Result<(), Box<rumqttc::v5::ClientError>> {
