@@ -297,4 +297,43 @@ mod tests {
         assert_eq!(q.overflow, OverflowPolicy::Block);
         assert!(toml::from_str::<QueueConfig>("dir = \"q\"\nmax_bytez = 1").is_err());
     }
+
+    #[test]
+    fn the_documented_example_parses() {
+        let doc: toml::Value = toml::from_str(EXAMPLE).unwrap();
+        let config: BridgeConfig = doc["bridge"].clone().try_into().unwrap();
+        assert_eq!(config.controllers[1].upstream_topic(), "ops/usp/controller/proto::cloud-ops");
+        assert_eq!(config.events.filters[0].kinds, ["event", "value_change"]);
+        assert_eq!(
+            (config.queue.max_records, config.queue.overflow),
+            (1_000_000, OverflowPolicy::DropOldest)
+        );
+        assert_eq!(config.tls.private_key.as_deref(), Some(std::path::Path::new("/etc/uspmesh/site.key")));
+    }
+
+    /// The module documentation's example, verbatim.
+    const EXAMPLE: &str = r#"
+[bridge]
+url = "mqtts://cloud.example.com:8883"
+client_id = "site-42-bridge"
+username = "site-42"
+password = "secret"
+tls = { ca = "/etc/uspmesh/cloud-ca.pem", certificate = "/etc/uspmesh/site.pem", private_key = "/etc/uspmesh/site.key" }
+agent_topic_prefix = "sites/42/usp/agent/"
+controllers = [
+    { endpoint_id = "proto::cloud-acs" },
+    { endpoint_id = "proto::cloud-ops", topic = "ops/usp/controller/proto::cloud-ops" },
+]
+
+[bridge.events]
+topic = "sites/42/events/{eid}/{kind}"
+filters = [{ endpoint_id = "proto::door-*", kinds = ["event", "value_change"] }]
+
+[bridge.queue]
+dir = "/var/lib/uspmesh/bridge-queue"
+max_bytes = 268435456
+max_records = 1000000
+overflow = "drop-oldest"
+fsync = "always"
+"#;
 }
