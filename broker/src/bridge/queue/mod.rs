@@ -8,7 +8,7 @@
 //! end of the active segment (no page rewrites, no B-tree, no write
 //! amplification), an `fdatasync` can cover a whole batch (group commit),
 //! and delivered entries go away by moving a cursor and unlinking whole
-//! segments. The format (see [`format`]) is a hundred lines that a property
+//! segments. The format (see [`format`](mod@format)) is a hundred lines that a property
 //! test and a fuzz target cover, and recovery is a scan that stops at the
 //! first damaged frame. A database would add its own file format, its own
 //! recovery and a dependency for a problem that has none of its hard parts
