@@ -24,7 +24,7 @@ use rumqttc::v5::{
         v5::{Packet, PubAckReason, Publish, PublishProperties, SubscribeReasonCode},
     },
 };
-use tokio::sync::mpsc;
+use tokio::{sync::mpsc, task::JoinHandle};
 use tokio_util::sync::CancellationToken;
 use usp_endpoint::mtp::retry::RetryPolicy;
 use usp_proto::view::RecordView;
@@ -168,7 +168,13 @@ impl Uplink {
 
     async fn session(&self) -> Ended {
         let window = usize::from(self.config.max_inflight.max(1));
-        let (client, mut eventloop) = AsyncClient::new(self.options(), window * 2 + 8);
+        let (client, eventloop) = AsyncClient::new(self.options(), window * 2 + 8);
+        // rumqttc's `poll` must not be cancelled mid-way (a packet it was
+        // about to write, a PUBACK say, would be lost), so it runs in a task
+        // of its own and its events come through a channel, which can be
+        // waited on in a `select!` safely.
+        let (driver, mut events) = drive(eventloop);
+        let _driver = AbortOnDrop(driver);
         let mut connected = false;
         // Sequence numbers handed to rumqttc, waiting for their packet id.
         let mut unassigned: VecDeque<u64> = VecDeque::with_capacity(window);
@@ -202,10 +208,13 @@ impl Uplink {
             let event = tokio::select! {
                 biased;
                 _ = self.shutdown.cancelled() => {
-                    disconnect(&client, &mut eventloop).await;
+                    disconnect(&client, &mut events).await;
                     return Ended::Shutdown;
                 }
-                event = eventloop.poll() => event,
+                event = events.recv() => match event {
+                    Some(event) => event,
+                    None => return failed(connected, "event loop ended".into()),
+                },
                 _ = self.store.data.notified(), if connected => continue,
             };
             match event {
@@ -297,16 +306,45 @@ fn publish(client: &AsyncClient, entry: Entry) -> Result<(), Box<rumqttc::v5::Cl
         .map_err(Box::new)
 }
 
+/// Polls the event loop until it fails or the session stops listening.
+fn drive(
+    mut eventloop: rumqttc::v5::EventLoop,
+) -> (JoinHandle<()>, mpsc::Receiver<Result<Event, rumqttc::v5::ConnectionError>>) {
+    let (tx, rx) = mpsc::channel(256);
+    let task = tokio::spawn(async move {
+        loop {
+            let event = eventloop.poll().await;
+            let failed = event.is_err();
+            if tx.send(event).await.is_err() || failed {
+                return;
+            }
+        }
+    });
+    (task, rx)
+}
+
+/// Ends the event-loop task with the session.
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// Sends DISCONNECT and lets the event loop write it (bounded wait).
-async fn disconnect(client: &AsyncClient, eventloop: &mut rumqttc::v5::EventLoop) {
+async fn disconnect(
+    client: &AsyncClient,
+    events: &mut mpsc::Receiver<Result<Event, rumqttc::v5::ConnectionError>>,
+) {
     if client.try_disconnect().is_err() {
         return;
     }
     let _ = tokio::time::timeout(Duration::from_secs(1), async {
         loop {
-            match eventloop.poll().await {
-                Ok(Event::Outgoing(rumqttc::Outgoing::Disconnect)) | Err(_) => return,
-                Ok(_) => {}
+            match events.recv().await {
+                Some(Ok(Event::Outgoing(rumqttc::Outgoing::Disconnect))) | Some(Err(_)) | None => return,
+                Some(Ok(_)) => {}
             }
         }
     })
