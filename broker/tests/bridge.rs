@@ -228,6 +228,10 @@ async fn a_cloud_controller_gets_a_local_agent_through_the_bridge() {
     )
     .await;
     within("refusal", bridge.wait_for(|s| s.refused == 1)).await;
+    // So is one addressed to a cloud Controller (it would loop back up).
+    ctl.publish(&format!("usp/agent/{AGENT}"), QoS::AtLeastOnce, get_request(CLOUD, CLOUD, "loop"), None)
+        .await;
+    within("refusal", bridge.wait_for(|s| s.refused == 2)).await;
 
     // Get: cloud Controller → mosquitto → bridge → broker → Agent.
     ctl.publish(
@@ -253,7 +257,7 @@ async fn a_cloud_controller_gets_a_local_agent_through_the_bridge() {
     assert_eq!(props.content_type.as_deref(), Some("usp.msg"));
 
     let status = within("delivery counted", bridge.wait_for(|s| s.delivered == 1 && s.queued == 0)).await;
-    assert_eq!((status.received, status.refused), (1, 1));
+    assert_eq!((status.received, status.refused), (1, 2));
     bridge.shutdown().await;
 }
 
