@@ -42,6 +42,7 @@
 //! | [`link`] | [`LocalLink`]: an in-process endpoint (the rules engine's Controller) |
 //! | [`registry`] | who is connected, over what, since when, Records and bytes each way; connect/disconnect events |
 //! | [`stats`] | broker-wide counters, mirrored to `metrics` |
+//! | [`bridge`] | the cloud bridge: MQTT 5 uplink, on-disk queue, event filters (`bridge/`) |
 //!
 //! Benches: `benches/router.rs` (our routing core beside rumqttd's router,
 //! no sockets), `benches/load.rs` (end to end over TCP beside raw rumqttd,
@@ -81,6 +82,7 @@
 
 pub mod acl;
 mod attachment;
+pub mod bridge;
 mod broker;
 pub mod config;
 pub mod identity;
@@ -95,6 +97,7 @@ pub mod topics;
 mod transport;
 pub mod ws;
 
+pub use bridge::{Bridge, BridgeConfig, BridgeError, BridgeHandle, BridgeStatus, UpstreamMessage};
 pub use broker::{Broker, BrokerHandle, StartError};
 pub use config::BrokerConfig;
 pub use link::{Delivered, LinkError, LocalLink};
