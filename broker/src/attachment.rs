@@ -126,6 +126,13 @@ impl Attachment {
         let bytes = message.payload().len() as u64;
         self.shared.stats.records_in(1, bytes);
         self.entry.count_in(1, bytes);
+        if let Some(remote) = self.shared.remote.get() {
+            remote.offer(crate::remote::Outbound {
+                topic: message.topic(),
+                reply_to: message.reply_to().map(|r| &**r),
+                record: message.payload(),
+            });
+        }
         self.shared.router.route(&Arc::new(message), &mut self.scratch)
     }
 
