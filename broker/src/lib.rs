@@ -85,7 +85,7 @@ pub mod ws;
 pub use broker::{Broker, BrokerHandle, StartError};
 pub use config::BrokerConfig;
 pub use link::{Delivered, LinkError, LocalLink};
-pub use remote::{Outbound, RemoteRoute};
 pub use registry::{ConnectionId, EndpointInfo, Mtp, Registry, RegistryEvent};
+pub use remote::{Outbound, RemoteRoute};
 pub use router::message::USP_CONTENT_TYPE;
 pub use stats::{DropReason, StatsSnapshot};

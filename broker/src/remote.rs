@@ -53,7 +53,12 @@ pub trait RemoteRoute: Send + Sync + std::fmt::Debug + 'static {
 
 /// Routes a Record from another node to the local subscribers of `topic`
 /// (see [`BrokerHandle::deliver_remote`](crate::BrokerHandle::deliver_remote)).
-pub(crate) async fn deliver(shared: &Shared, topic: Bytes, reply_to: Option<Arc<str>>, record: Bytes) -> usize {
+pub(crate) async fn deliver(
+    shared: &Shared,
+    topic: Bytes,
+    reply_to: Option<Arc<str>>,
+    record: Bytes,
+) -> usize {
     let message = Arc::new(Message::new(topic, reply_to, record, None, QoS::AtLeastOnce, REMOTE_PUBLISHER));
     let router = &shared.router;
     let Some(mut pending) = router.route(&message, &mut Vec::new()) else {

@@ -67,7 +67,7 @@ pub(crate) async fn ensure_stream(
 ) -> Result<String, NatsError> {
     let s = &config.stream;
     let name = s.name.clone().unwrap_or_else(|| default_stream_name(site));
-    js.create_or_update_stream(stream::Config {
+    let config = stream::Config {
         name: name.clone(),
         description: Some("uspmesh site events (USP Notify Records)".to_owned()),
         subjects: vec![subjects.notify_all()],
@@ -80,9 +80,14 @@ pub(crate) async fn ensure_stream(
             Storage::Memory => stream::StorageType::Memory,
         },
         ..stream::Config::default()
-    })
-    .await
-    .map_err(|e| NatsError::JetStream(e.to_string()))?;
+    };
+    // Create (a no-op when it exists with this very configuration); one
+    // that exists with other limits is updated to these. (Updating first
+    // would wait for a request timeout in a cluster when the stream does
+    // not exist: nobody answers.)
+    if js.create_stream(config.clone()).await.is_err() {
+        js.update_stream(&config).await.map_err(|e| NatsError::JetStream(e.to_string()))?;
+    }
     Ok(name)
 }
 
@@ -101,7 +106,8 @@ impl Tap {
         let id = shared.next_connection_id();
         let outbox = Arc::new(Outbox::new(queue.max(1), shared.limits.queue_max_bytes));
         for filter in filters {
-            let sub = Subscriber { connection: id, outbox: outbox.clone(), qos: QoS::AtLeastOnce, no_local: false };
+            let sub =
+                Subscriber { connection: id, outbox: outbox.clone(), qos: QoS::AtLeastOnce, no_local: false };
             shared.router.subscribe(filter, sub);
         }
         Tap { shared: shared.clone(), id, outbox, filters: filters.to_vec() }

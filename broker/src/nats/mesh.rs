@@ -251,7 +251,8 @@ impl LocalEndpoints {
     async fn resync(&mut self) {
         let snapshot = self.shared.registry.snapshot();
         let live: HashMap<ConnectionId, &EndpointInfo> = snapshot.iter().map(|i| (i.connection, i)).collect();
-        let gone: Vec<ConnectionId> = self.connections.keys().filter(|c| !live.contains_key(c)).copied().collect();
+        let gone: Vec<ConnectionId> =
+            self.connections.keys().filter(|c| !live.contains_key(c)).copied().collect();
         for connection in gone {
             self.disconnected(connection).await;
         }

@@ -46,7 +46,9 @@ use std::{sync::Arc, time::Duration};
 use tokio::{sync::mpsc, task::JoinHandle};
 use tokio_util::sync::CancellationToken;
 
-pub use config::{EventsConfig, MeshConfig, NatsConfig, NatsTlsConfig, RulesWorkConfig, Storage, StreamConfig};
+pub use config::{
+    EventsConfig, MeshConfig, NatsConfig, NatsTlsConfig, RulesWorkConfig, Storage, StreamConfig,
+};
 pub use events::default_stream_name;
 pub use rules::{RuleJob, RuleJobs, RuleWork};
 pub use stats::NatsStatsSnapshot;
@@ -124,7 +126,11 @@ async fn connect(config: &NatsConfig) -> Result<async_nats::Client, NatsError> {
 }
 
 /// Retries a JetStream set-up step while a fresh cluster elects its
-/// leaders (requests then fail with "no responders" or time out).
+/// leaders: requests then fail, or get no answer at all — so each attempt
+/// is cut after [`SETUP_ATTEMPT`] (the client's own request timeout is
+/// 10 s).
+const SETUP_ATTEMPT: Duration = Duration::from_secs(2);
+
 async fn with_retry<T, F, Fut>(deadline: tokio::time::Instant, mut step: F) -> Result<T, NatsError>
 where
     F: FnMut() -> Fut,
@@ -132,7 +138,10 @@ where
 {
     let mut pause = Duration::from_millis(50);
     loop {
-        match step().await {
+        let attempt = tokio::time::timeout(SETUP_ATTEMPT, step())
+            .await
+            .unwrap_or_else(|_| Err(NatsError::JetStream("set-up request timed out".into())));
+        match attempt {
             Ok(v) => return Ok(v),
             Err(e) if tokio::time::Instant::now() + pause < deadline => {
                 tracing::debug!(error = %e, "JetStream not ready, retrying");
@@ -142,6 +151,14 @@ where
             Err(e) => return Err(e),
         }
     }
+}
+
+/// Creates (or opens) a KV bucket.
+async fn open_bucket(
+    js: &async_nats::jetstream::Context,
+    config: async_nats::jetstream::kv::Config,
+) -> Result<async_nats::jetstream::kv::Store, NatsError> {
+    js.create_key_value(config).await.map_err(|e| NatsError::JetStream(e.to_string()))
 }
 
 /// This broker as a node of the NATS cluster. Dropping it stops its tasks
@@ -176,8 +193,9 @@ impl NatsNode {
         let mut tasks = Vec::new();
 
         let stream = if config.events.enabled {
-            let stream = with_retry(deadline, || events::ensure_stream(&js, &subjects, &config.site, &config.events))
-                .await?;
+            let stream =
+                with_retry(deadline, || events::ensure_stream(&js, &subjects, &config.site, &config.events))
+                    .await?;
             let (tx, rx) = mpsc::channel(config.events.queue.max(1));
             let tap = events::Tap::attach(&shared, &config.events.filters, config.events.queue);
             tasks.push(tokio::spawn(events::drain_tap(
@@ -202,7 +220,8 @@ impl NatsNode {
 
         let registry = if config.mesh.enabled {
             let registry = Arc::new(
-                with_retry(deadline, || RegistryKv::open(&js, &config.site, &config.node, &config.mesh)).await?,
+                with_retry(deadline, || RegistryKv::open(&js, &config.site, &config.node, &config.mesh))
+                    .await?,
             );
             tasks.push(tokio::spawn(registry.clone().watch_registry(stop.clone())));
             tasks.push(tokio::spawn(registry.clone().watch_nodes(stop.clone())));

@@ -65,6 +65,9 @@ pub(crate) struct RegistryKv {
     started: Instant,
 }
 
+/// Longest wait for one KV request (the client's own timeout is 10 s).
+const KV_TIMEOUT: Duration = Duration::from_secs(2);
+
 fn bucket(site: &str, what: &str) -> String {
     format!("USP_{site}_{what}")
 }
@@ -77,27 +80,29 @@ impl RegistryKv {
         node: &str,
         config: &MeshConfig,
     ) -> Result<RegistryKv, NatsError> {
-        let registry = js
-            .create_key_value(kv::Config {
+        let registry = super::open_bucket(
+            js,
+            kv::Config {
                 bucket: bucket(site, "REGISTRY"),
                 description: "uspmesh: Endpoint ID -> node".into(),
                 history: 1,
                 num_replicas: config.replicas,
                 ..kv::Config::default()
-            })
-            .await
-            .map_err(|e| NatsError::JetStream(e.to_string()))?;
-        let nodes = js
-            .create_key_value(kv::Config {
+            },
+        )
+        .await?;
+        let nodes = super::open_bucket(
+            js,
+            kv::Config {
                 bucket: bucket(site, "NODES"),
                 description: "uspmesh: node heartbeats".into(),
                 history: 1,
                 max_age: config.node_ttl(),
                 num_replicas: config.replicas,
                 ..kv::Config::default()
-            })
-            .await
-            .map_err(|e| NatsError::JetStream(e.to_string()))?;
+            },
+        )
+        .await?;
         Ok(RegistryKv {
             registry,
             nodes,
@@ -142,14 +147,16 @@ impl RegistryKv {
         }
     }
 
-    /// Registers an endpoint connected here.
+    /// Registers an endpoint connected here. On failure (the cluster is
+    /// electing a leader, say) the endpoint stays owned and the heartbeat
+    /// puts it again.
     pub(crate) async fn claim(&self, eid: &str) -> Result<(), NatsError> {
         let key = subject::encode_token(eid)?;
         self.owned.insert(eid.to_owned(), 0);
-        let revision = self
-            .registry
-            .put(&key, Bytes::copy_from_slice(self.node.as_bytes()))
+        let put = self.registry.put(&key, Bytes::copy_from_slice(self.node.as_bytes()));
+        let revision = tokio::time::timeout(KV_TIMEOUT, put)
             .await
+            .map_err(|_| NatsError::JetStream("registry put timed out".into()))?
             .map_err(|e| NatsError::JetStream(e.to_string()))?;
         if let Some(mut r) = self.owned.get_mut(eid) {
             *r = revision;
@@ -163,7 +170,9 @@ impl RegistryKv {
         let Some((_, revision)) = self.owned.remove(eid) else { return };
         let Ok(key) = subject::encode_token(eid) else { return };
         // A failed revision check means another node holds it now: fine.
-        let _ = self.registry.delete_expect_revision(&key, Some(revision)).await;
+        // One that times out leaves the entry to housekeeping.
+        let delete = self.registry.delete_expect_revision(&key, Some(revision));
+        let _ = tokio::time::timeout(KV_TIMEOUT, delete).await;
     }
 
     /// Whether this node currently holds `eid`.
@@ -182,75 +191,42 @@ impl RegistryKv {
 
     /// Follows the registry bucket into the cache until `stop`.
     pub(crate) async fn watch_registry(self: Arc<Self>, stop: CancellationToken) {
-        let mut watch = match self.registry.watch_all().await {
-            Ok(w) => w,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot watch the mesh registry");
-                return;
-            }
-        };
-        loop {
-            let entry = tokio::select! {
-                _ = stop.cancelled() => return,
-                entry = watch.next() => entry,
-            };
-            match entry {
-                Some(Ok(entry)) => {
-                    match entry.operation {
-                        Operation::Put => {
-                            match (subject::decode_token(&entry.key), std::str::from_utf8(&entry.value)) {
-                                (Ok(eid), Ok(node)) => {
-                                    let node = Arc::from(node);
-                                    self.cache.insert(eid, Location { node, revision: entry.revision });
-                                }
-                                _ => tracing::warn!(key = %entry.key, "foreign entry in the mesh registry"),
-                            }
-                        }
-                        Operation::Delete | Operation::Purge => {
-                            if let Ok(eid) = subject::decode_token(&entry.key) {
-                                self.cache.remove(&eid);
-                            }
-                        }
+        let store = self.registry.clone();
+        follow(&store, &stop, |entry| {
+            let eid = subject::decode_token(&entry.key);
+            match (entry.operation, eid) {
+                (Operation::Put, Ok(eid)) => match std::str::from_utf8(&entry.value) {
+                    Ok(node) => {
+                        self.cache.insert(eid, Location { node: Arc::from(node), revision: entry.revision });
                     }
-                    self.bump();
+                    Err(_) => tracing::warn!(key = %entry.key, "foreign value in the mesh registry"),
+                },
+                (Operation::Delete | Operation::Purge, Ok(eid)) => {
+                    self.cache.remove(&eid);
                 }
-                Some(Err(e)) => tracing::warn!(error = %e, "mesh registry watch"),
-                None => return,
+                (_, Err(_)) => tracing::warn!(key = %entry.key, "foreign key in the mesh registry"),
             }
-        }
+            self.bump();
+        })
+        .await;
     }
 
     /// Follows the heartbeats of every node until `stop`.
     pub(crate) async fn watch_nodes(self: Arc<Self>, stop: CancellationToken) {
-        let mut watch = match self.nodes.watch_all().await {
-            Ok(w) => w,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot watch mesh heartbeats");
-                return;
-            }
-        };
-        loop {
-            let entry = tokio::select! {
-                _ = stop.cancelled() => return,
-                entry = watch.next() => entry,
-            };
-            match entry {
-                Some(Ok(entry)) => {
-                    match entry.operation {
-                        Operation::Put => {
-                            self.alive.insert(Arc::from(entry.key.as_str()), Instant::now());
-                        }
-                        // A node that left gracefully.
-                        Operation::Delete | Operation::Purge => {
-                            self.alive.remove(entry.key.as_str());
-                        }
-                    }
-                    self.bump();
+        let store = self.nodes.clone();
+        follow(&store, &stop, |entry| {
+            match entry.operation {
+                Operation::Put => {
+                    self.alive.insert(Arc::from(entry.key.as_str()), Instant::now());
                 }
-                Some(Err(e)) => tracing::warn!(error = %e, "mesh heartbeat watch"),
-                None => return,
+                // A node that left gracefully.
+                Operation::Delete | Operation::Purge => {
+                    self.alive.remove(entry.key.as_str());
+                }
             }
-        }
+            self.bump();
+        })
+        .await;
     }
 
     /// Heartbeats and housekeeping until `stop`: every third of the TTL,
@@ -264,10 +240,30 @@ impl RegistryKv {
                 _ = stop.cancelled() => return,
                 _ = tick.tick() => {}
             }
-            if let Err(e) = self.nodes.put(&*self.node, Bytes::new()).await {
-                tracing::warn!(error = %e, "mesh heartbeat failed");
+            match tokio::time::timeout(KV_TIMEOUT, self.nodes.put(&*self.node, Bytes::new())).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => tracing::warn!(error = %e, "mesh heartbeat failed"),
+                Err(_) => tracing::warn!("mesh heartbeat timed out"),
             }
+            self.reassert().await;
             self.collect_garbage().await;
+        }
+    }
+
+    /// Puts again the entries of endpoints connected here that the
+    /// registry does not show: a claim that failed, or an entry removed by
+    /// a node that took this one for dead during a network split.
+    async fn reassert(&self) {
+        let missing: Vec<String> = self
+            .owned
+            .iter()
+            .filter(|e| !self.cache.contains_key(e.key()))
+            .map(|e| e.key().clone())
+            .collect();
+        for eid in missing {
+            if let Err(e) = self.claim(&eid).await {
+                tracing::warn!(endpoint = %eid, error = %e, "cannot register a local endpoint yet");
+            }
         }
     }
 
@@ -291,9 +287,49 @@ impl RegistryKv {
         }
         for (eid, revision) in stale {
             let Ok(key) = subject::encode_token(&eid) else { continue };
-            if self.registry.delete_expect_revision(&key, Some(revision)).await.is_ok() {
+            let delete = self.registry.delete_expect_revision(&key, Some(revision));
+            if let Ok(Ok(())) = tokio::time::timeout(KV_TIMEOUT, delete).await {
                 tracing::info!(endpoint = %eid, "removed a stale mesh registry entry");
             }
+        }
+    }
+}
+
+/// Feeds every change of `store` to `apply` until `stop`. A watch that ends
+/// or fails (its server died, its consumer was lost) is opened again from
+/// the revision after the last one applied, so no change is missed.
+async fn follow(store: &kv::Store, stop: &CancellationToken, mut apply: impl FnMut(kv::Entry)) {
+    let mut next_revision = 0u64;
+    loop {
+        let watch = if next_revision == 0 {
+            store.watch_all().await
+        } else {
+            store.watch_all_from_revision(next_revision).await
+        };
+        match watch {
+            Ok(mut watch) => loop {
+                let entry = tokio::select! {
+                    _ = stop.cancelled() => return,
+                    entry = watch.next() => entry,
+                };
+                match entry {
+                    Some(Ok(entry)) => {
+                        next_revision = entry.revision + 1;
+                        apply(entry);
+                    }
+                    Some(Err(e)) => {
+                        tracing::warn!(error = %e, "KV watch failed; watching again");
+                        break;
+                    }
+                    None => break,
+                }
+            },
+            Err(e) => tracing::warn!(error = %e, "cannot watch a KV bucket; retrying"),
+        }
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            // Back off before watching again (a server may be down).
+            _ = tokio::time::sleep(Duration::from_millis(200)) => {}
         }
     }
 }

@@ -66,7 +66,8 @@ impl RuleJobs {
     /// Messages on the subject without a job name are skipped.
     pub async fn next(&mut self) -> Option<RuleJob> {
         while let Some(message) = self.subscriber.next().await {
-            let header = |name| message.headers.as_ref().and_then(|h| h.get(name)).map(|v| v.as_str().to_owned());
+            let header =
+                |name| message.headers.as_ref().and_then(|h| h.get(name)).map(|v| v.as_str().to_owned());
             let Some(name) = header(headers::JOB) else { continue };
             return Some(RuleJob {
                 name,
@@ -87,17 +88,18 @@ impl RuleWork {
         node: &str,
         config: &RulesWorkConfig,
     ) -> Result<RuleWork, NatsError> {
-        let leases = js
-            .create_key_value(kv::Config {
+        let leases = super::open_bucket(
+            js,
+            kv::Config {
                 bucket: format!("USP_{site}_LEASES"),
                 description: "uspmesh: rule work leases (who acts)".into(),
                 history: 1,
                 max_age: Duration::from_secs(config.lease_ttl_s.max(1)),
                 num_replicas: config.replicas,
                 ..kv::Config::default()
-            })
-            .await
-            .map_err(|e| NatsError::JetStream(e.to_string()))?;
+            },
+        )
+        .await?;
         Ok(RuleWork { client, subject: subjects.rules(), leases, node: node.to_owned() })
     }
 

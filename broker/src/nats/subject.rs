@@ -181,10 +181,7 @@ mod tests {
         let s = Subjects::new("hq.north").unwrap();
         assert_eq!(s.root(), "usp.hq=2Enorth");
         assert_eq!(s.endpoint("proto::a.b").unwrap(), "usp.hq=2Enorth.ep.proto__a=2Eb");
-        assert_eq!(
-            s.notify("os::x", "value_change").unwrap(),
-            "usp.hq=2Enorth.notify.os__x.value=5Fchange"
-        );
+        assert_eq!(s.notify("os::x", "value_change").unwrap(), "usp.hq=2Enorth.notify.os__x.value=5Fchange");
         assert_eq!(s.notify_all(), "usp.hq=2Enorth.notify.>");
         assert_eq!(s.rules(), "usp.hq=2Enorth.rules");
         assert_eq!(s.endpoint(""), Err(TokenError::Empty));

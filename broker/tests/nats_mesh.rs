@@ -1,0 +1,233 @@
+//! The mesh on a real 3-server NATS cluster (Debian's nats-server 2.9, with
+//! routes and JetStream): uspmesh nodes A, B and C, each on its own server;
+//! real MQTT clients as Agents and Controllers.
+
+// An integration test crate: a panic is a test failure.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+#[path = "common/nats_cluster.rs"]
+mod nats_cluster;
+
+use bytes::Bytes;
+use common::*;
+use nats_cluster::NatsCluster;
+use rumqttc::v5::mqttbytes::QoS as Q5;
+use usp_broker::{
+    BrokerHandle,
+    nats::{NatsConfig, NatsNode},
+};
+
+const CTL: &str = "proto::ctl";
+
+/// Waits for what depends on the cluster recovering from a lost server (a
+/// JetStream leader election, a few seconds) at most 30 s.
+async fn after_failover<T>(what: &str, fut: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(std::time::Duration::from_secs(30), fut)
+        .await
+        .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+}
+
+/// One uspmesh node: a broker and its NATS side.
+struct Node {
+    broker: BrokerHandle,
+    nats: NatsNode,
+}
+
+async fn node(name: &str, server: &str) -> Node {
+    let broker = broker(|c| c.access.controllers = vec![CTL.into()]).await;
+    let mut config = NatsConfig {
+        servers: vec![server.to_owned()],
+        site: "hq".into(),
+        node: name.into(),
+        ..NatsConfig::default()
+    };
+    // Survive the loss of one of the three servers.
+    config.mesh.replicas = 3;
+    config.mesh.node_ttl_ms = 1_500;
+    config.events.stream.replicas = 3;
+    config.rules.replicas = 3;
+    let nats =
+        within("node start (JetStream cluster ready)", NatsNode::start(&broker, config)).await.unwrap();
+    Node { broker, nats }
+}
+
+async fn mesh(cluster: &NatsCluster) -> Vec<Node> {
+    let urls = cluster.urls();
+    let mut nodes = Vec::new();
+    for (name, url) in ["a", "b", "c"].iter().zip(&urls) {
+        nodes.push(node(name, url).await);
+    }
+    nodes
+}
+
+/// An MQTT 5 endpoint subscribed to its own topic.
+async fn endpoint(node: &Node, eid: &str) -> (Mqtt5, String) {
+    let mut client = Mqtt5::connect(node.broker.mqtt_addrs()[0], eid).await;
+    let topic = client.response_information().unwrap();
+    client.subscribe(&topic, Q5::AtLeastOnce).await;
+    (client, topic)
+}
+
+/// The Controller sends a Get to the Agent, which answers: both Records
+/// must arrive, each with the sender's reply topic.
+async fn request_response(ctl: &mut Mqtt5, ctl_topic: &str, agent: &mut Mqtt5, agent_eid: &str, id: &str) {
+    let agent_topic = format!("usp/agent/{agent_eid}");
+    let request = get_request(CTL, agent_eid, id);
+    ctl.publish(&agent_topic, Q5::AtLeastOnce, request.clone(), Some(ctl_topic)).await;
+    let got = within("the request on the Agent's node", agent.next_publish()).await;
+    assert_eq!(got.payload, request);
+    assert_eq!(&got.topic[..], agent_topic.as_bytes());
+    let reply_to = got.properties.unwrap().response_topic.unwrap();
+    assert_eq!(reply_to, ctl_topic, "the reply topic crosses the mesh");
+
+    let response = get_response(agent_eid, CTL, id);
+    agent.publish(&reply_to, Q5::AtLeastOnce, response.clone(), Some(&agent_topic)).await;
+    let got = within("the response on the Controller's node", ctl.next_publish()).await;
+    assert_eq!(got.payload, response);
+    assert_eq!(msg_id(&got.payload), id);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cross_node_request_response_over_mqtt() {
+    let cluster = NatsCluster::start(3).await;
+    let nodes = mesh(&cluster).await;
+    let (a, b) = (&nodes[0], &nodes[1]);
+
+    let (mut agent, _) = endpoint(a, "proto::agent-1").await;
+    let (mut ctl, ctl_topic) = endpoint(b, CTL).await;
+    // Every node learns where the endpoints are.
+    for n in &nodes {
+        within("registry: agent on a", n.nats.wait_located("proto::agent-1", Some("a"))).await;
+        within("registry: controller on b", n.nats.wait_located(CTL, Some("b"))).await;
+    }
+
+    for i in 0..5 {
+        request_response(&mut ctl, &ctl_topic, &mut agent, "proto::agent-1", &format!("req-{i}")).await;
+    }
+    let (sa, sb) = (a.nats.stats(), b.nats.stats());
+    assert_eq!((sb.forwarded, sa.received), (5, 5), "requests went b → a through NATS");
+    assert_eq!((sa.forwarded, sb.received), (5, 5), "responses went a → b through NATS");
+    assert_eq!(sa.forward_dropped + sb.forward_dropped + sa.received_refused + sb.received_refused, 0);
+    assert_eq!(nodes[2].nats.stats().received, 0, "node c holds neither endpoint");
+
+    // A Record for an endpoint nobody has stays unrouted, and goes nowhere.
+    ctl.publish("usp/agent/proto::nobody", Q5::AtLeastOnce, get_request(CTL, "proto::nobody", "x"), None)
+        .await;
+    ctl.next_puback().await;
+    assert_eq!(b.nats.stats().forwarded, 5);
+
+    // The Agent leaves: its registry entry goes with it.
+    agent.client.disconnect().await.unwrap();
+    agent.closed().await;
+    within("registry: agent gone", b.nats.wait_located("proto::agent-1", None)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_from_nats_are_checked_before_routing() {
+    let cluster = NatsCluster::start(3).await;
+    let nodes = mesh(&cluster).await;
+    let a = &nodes[0];
+    let (mut agent, _) = endpoint(a, "proto::agent-2").await;
+    within("registry", nodes[1].nats.wait_located("proto::agent-2", Some("a"))).await;
+
+    // A raw NATS client plays a cloud Controller: a Record whose to_id is
+    // another endpoint than the subject's is refused; garbage too; a good
+    // one is delivered on the Agent's topic.
+    let client = async_nats::connect(cluster.urls()[1].as_str()).await.unwrap();
+    let subject = "usp.hq.ep.proto__agent-2";
+    client.publish(subject, get_request("proto::cloud", "proto::other", "bad-1")).await.unwrap();
+    client.publish(subject, Bytes::from_static(b"\xff\xff not a record")).await.unwrap();
+    let good = get_request("proto::cloud", "proto::agent-2", "good-1");
+    client.publish(subject, good.clone()).await.unwrap();
+    client.flush().await.unwrap();
+    let got = within("the good Record", agent.next_publish()).await;
+    assert_eq!(got.payload, good);
+    assert_eq!(&got.topic[..], b"usp/agent/proto::agent-2");
+    let stats = a.nats.stats();
+    assert_eq!((stats.received, stats.received_refused), (1, 2));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_nodes_agent_reconnects_to_another_node_and_carries_on() {
+    let mut cluster = NatsCluster::start(3).await;
+    let mut nodes = mesh(&cluster).await;
+
+    let (mut agent, _) = endpoint(&nodes[0], "proto::agent-3").await;
+    let (_stays_away, _) = endpoint(&nodes[0], "proto::agent-4").await;
+    let (mut ctl, ctl_topic) = endpoint(&nodes[1], CTL).await;
+    within("registry", nodes[1].nats.wait_located("proto::agent-3", Some("a"))).await;
+    within("registry", nodes[1].nats.wait_located("proto::agent-4", Some("a"))).await;
+    within("registry", nodes[0].nats.wait_located(CTL, Some("b"))).await;
+    request_response(&mut ctl, &ctl_topic, &mut agent, "proto::agent-3", "before").await;
+
+    // Node a dies (no graceful leave), and so does its NATS server.
+    let a = nodes.remove(0);
+    drop(a.nats);
+    drop(a.broker);
+    cluster.servers[0].kill().await;
+    within("the Agent sees its node go", agent.closed()).await;
+
+    // The Agent reconnects to node c; the entry moves there, and requests
+    // reach it again.
+    let (b, c) = (&nodes[0], &nodes[1]);
+    let (mut agent, _) = endpoint(c, "proto::agent-3").await;
+    after_failover("registry: agent moved to c", b.nats.wait_located("proto::agent-3", Some("c"))).await;
+    after_failover("registry: controller still on b", c.nats.wait_located(CTL, Some("b"))).await;
+    request_response(&mut ctl, &ctl_topic, &mut agent, "proto::agent-3", "after").await;
+
+    // The Agent that did not come back expires with node a's heartbeat.
+    after_failover("registry: dead node's entry expires", b.nats.wait_located("proto::agent-4", None)).await;
+    after_failover("registry: ... on every node", c.nats.wait_located("proto::agent-4", None)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queue_group_rule_jobs_run_exactly_once_across_three_nodes() {
+    let cluster = NatsCluster::start(3).await;
+    let nodes = mesh(&cluster).await;
+
+    // Every node runs a job worker; executions are reported here.
+    let (tx, mut executed) = tokio::sync::mpsc::unbounded_channel();
+    for n in &nodes {
+        let mut jobs = n.nats.rule_work().jobs().await.unwrap();
+        let (tx, node) = (tx.clone(), n.nats.node().to_owned());
+        tokio::spawn(async move {
+            while let Some(job) = jobs.next().await {
+                let _ = tx.send((node.clone(), job));
+            }
+        });
+    }
+
+    // 30 jobs from node a: each runs once, somewhere.
+    for i in 0..30 {
+        nodes[0].nats.rule_work().submit(&format!("job-{i}"), Bytes::from(format!("p{i}"))).await.unwrap();
+    }
+    // A schedule firing on all three nodes for 10 minutes: each firing
+    // becomes one job, whoever wins the lease.
+    let mut wins = 0;
+    for minute in 0..10 {
+        let (key, job) = (format!("rule:lights-off@{minute}"), format!("sched-{minute}"));
+        let claims = futures_util::future::join_all(
+            nodes.iter().map(|n| n.nats.rule_work().submit_once(&key, &job, Bytes::new())),
+        )
+        .await;
+        let won: Vec<bool> = claims.into_iter().map(Result::unwrap).collect();
+        assert_eq!(won.iter().filter(|w| **w).count(), 1, "one node wins {key}: {won:?}");
+        wins += 1;
+    }
+
+    let mut seen = std::collections::HashMap::new();
+    let mut by_node = std::collections::HashMap::new();
+    for _ in 0..30 + wins {
+        let (node, job) = within("a job execution", executed.recv()).await.unwrap();
+        *seen.entry(job.name.clone()).or_insert(0) += 1;
+        *by_node.entry(node).or_insert(0) += 1;
+        if let Some(i) = job.name.strip_prefix("job-") {
+            assert_eq!(job.payload, Bytes::from(format!("p{i}")));
+            assert_eq!(job.submitted_by, "a");
+        }
+    }
+    assert_eq!(seen.len(), 40, "every job ran: {seen:?}");
+    assert!(seen.values().all(|n| *n == 1), "no job ran twice: {seen:?}");
+    assert!(by_node.len() > 1, "the queue group spreads the work: {by_node:?}");
+}
