@@ -117,6 +117,24 @@ async fn cross_node_request_response_over_mqtt() {
     ctl.next_puback().await;
     assert_eq!(b.nats.stats().forwarded, 5);
 
+    // A notification crosses the mesh to the Controller and becomes an
+    // event in the site's stream, published by the Agent's node.
+    let msg =
+        usp_proto::Msg::request("n-1", usp_proto::usp::Notify::value_change("s", false, "Device.T.V", "1"));
+    let note = usp_proto::Record::no_session_context_msg(CTL, "proto::agent-1", &msg).encode_to_bytes();
+    agent.publish(&ctl_topic, Q5::AtLeastOnce, note.clone(), None).await;
+    assert_eq!(within("the notification on b", ctl.next_publish()).await.payload, note);
+    let js = async_nats::jetstream::new(async_nats::connect(cluster.urls()[2].as_str()).await.unwrap());
+    let stream = js.get_stream(a.nats.stream_name().unwrap()).await.unwrap();
+    let consumer =
+        stream.create_consumer(async_nats::jetstream::consumer::pull::Config::default()).await.unwrap();
+    let mut events = consumer.messages().await.unwrap();
+    let event = within("the event", futures_util::StreamExt::next(&mut events)).await.unwrap().unwrap();
+    assert_eq!(event.payload, note);
+    assert_eq!(event.subject.as_str(), "usp.hq.notify.proto__agent-1.value=5Fchange");
+    let node = event.headers.as_ref().and_then(|h| h.get(usp_broker::nats::headers::NODE)).unwrap();
+    assert_eq!(node.as_str(), "a");
+
     // The Agent leaves: its registry entry goes with it.
     agent.client.disconnect().await.unwrap();
     agent.closed().await;

@@ -221,3 +221,62 @@ pub(crate) async fn publish_events(
         count(ack);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::router::Message;
+    use usp_proto::{Msg, Record, usp::Notify};
+
+    fn delivery(record: Bytes, publisher: ConnectionId) -> Delivery {
+        let topic = Bytes::from_static(b"usp/controller/proto::c");
+        Delivery {
+            message: Arc::new(Message::new(topic, None, record, None, QoS::AtLeastOnce, publisher)),
+            qos: QoS::AtLeastOnce,
+        }
+    }
+
+    fn value_change() -> Bytes {
+        let msg = Msg::request("n-9", Notify::value_change("s", false, "Device.X", "1"));
+        Record::no_session_context_msg("proto::c", "proto::a", &msg).encode_to_bytes()
+    }
+
+    #[test]
+    fn a_notify_becomes_an_event_with_its_metadata() {
+        let (limits, subjects) = (usp_proto::decode::Limits::default(), Subjects::new("hq").unwrap());
+        let event =
+            event_of(&delivery(value_change(), ConnectionId(5)), &limits, &subjects, &[], "n1").unwrap();
+        assert_eq!(event.subject, "usp.hq.notify.proto__a.value=5Fchange");
+        let h = |name| event.headers.get(name).map(|v| v.as_str().to_owned());
+        assert_eq!(h(headers::FROM).as_deref(), Some("proto::a"));
+        assert_eq!(h(headers::TO).as_deref(), Some("proto::c"));
+        assert_eq!(h(headers::MSG_ID).as_deref(), Some("n-9"));
+        assert_eq!(h(headers::KIND).as_deref(), Some("value_change"));
+        assert_eq!(h(headers::NODE).as_deref(), Some("n1"));
+        assert_eq!(event.record, value_change());
+    }
+
+    #[test]
+    fn remote_records_other_kinds_and_non_notifies_are_not_events() {
+        let (limits, subjects) = (usp_proto::decode::Limits::default(), Subjects::new("hq").unwrap());
+        let remote = delivery(value_change(), REMOTE_PUBLISHER);
+        assert!(event_of(&remote, &limits, &subjects, &[], "n1").is_none(), "its own node published it");
+        let local = delivery(value_change(), ConnectionId(5));
+        assert!(event_of(&local, &limits, &subjects, &["event".to_owned()], "n1").is_none());
+        let get = Record::no_session_context_msg(
+            "proto::c",
+            "proto::a",
+            &Msg::request("g", usp_proto::usp::Get::new(["Device."])),
+        )
+        .encode_to_bytes();
+        assert!(event_of(&delivery(get, ConnectionId(5)), &limits, &subjects, &[], "n1").is_none());
+        let garbage = delivery(Bytes::from_static(b"\xff\xff"), ConnectionId(5));
+        assert!(event_of(&garbage, &limits, &subjects, &[], "n1").is_none());
+    }
+
+    #[test]
+    fn default_stream_names() {
+        assert_eq!(default_stream_name("hq"), "USP_HQ_EVENTS");
+        assert_eq!(default_stream_name("north_wing-2"), "USP_NORTH_WING-2_EVENTS");
+    }
+}

@@ -12,7 +12,7 @@
 //! # Ok(()) }
 //! ```
 //!
-//! * [`subject`]: subjects of a site, and the Endpoint ID encoding that
+//! * [`subject`] — subjects of a site, and the Endpoint ID encoding that
 //!   keeps an ID in one subject token;
 //! * `events`: Notify Records from local Agents → `usp.<site>.notify.<eid>.<kind>`,
 //!   kept by a JetStream stream;
@@ -20,8 +20,8 @@
 //!   `usp.<site>.ep.<eid>` (and why that and not one subject per node);
 //! * `registry_kv`: which endpoint is on which node (JetStream KV) and which
 //!   nodes are alive;
-//! * [`rules`]: rule work done once per site (queue group, leases);
-//! * [`config`]: [`NatsConfig`].
+//! * [`rules`] — rule work done once per site (queue group, leases);
+//! * [`config`] — the settings, [`NatsConfig`].
 //!
 //! Compatibility: async-nats is built without its `server_2_10`+ features,
 //! so every JetStream request is one nats-server 2.9 understands (the tests
