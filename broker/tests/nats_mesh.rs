@@ -142,6 +142,36 @@ async fn cross_node_request_response_over_mqtt() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cross_node_request_response_with_an_mqtt_311_agent() {
+    let cluster = NatsCluster::start(3).await;
+    let nodes = mesh(&cluster).await;
+    let (b, c) = (&nodes[1], &nodes[2]);
+
+    // A 3.1.1 Agent on node c (ClientId = Endpoint ID, reply topic in the
+    // `/reply-to=` suffix), an MQTT 5 Controller on node b.
+    let agent_eid = "proto::agent-311";
+    let mut agent = Mqtt311::connect(c.broker.mqtt_addrs()[0], agent_eid).await;
+    agent.subscribe(&format!("usp/agent/{agent_eid}/#"), rumqttc::QoS::AtLeastOnce).await;
+    let (mut ctl, ctl_topic) = endpoint(b, CTL).await;
+    within("registry: agent on c", b.nats.wait_located(agent_eid, Some("c"))).await;
+    within("registry: controller on b", c.nats.wait_located(CTL, Some("b"))).await;
+
+    let request = get_request(CTL, agent_eid, "r-311");
+    ctl.publish(&format!("usp/agent/{agent_eid}"), Q5::AtLeastOnce, request.clone(), Some(&ctl_topic)).await;
+    let got = within("the request on c", agent.next_publish()).await;
+    assert_eq!(got.payload, request);
+    assert_eq!(got.topic, format!("usp/agent/{agent_eid}/reply-to=usp%2Fcontroller%2Fproto::ctl"));
+
+    // The 3.1.1 answer: to the decoded reply topic, with its own suffix.
+    let response = get_response(agent_eid, CTL, "r-311");
+    let topic = format!("{ctl_topic}/reply-to=usp%2Fagent%2F{agent_eid}");
+    agent.client.publish(topic, rumqttc::QoS::AtLeastOnce, false, response.clone()).await.unwrap();
+    let got = within("the response on b", ctl.next_publish()).await;
+    assert_eq!(got.payload, response);
+    assert_eq!(got.properties.unwrap().response_topic, Some(format!("usp/agent/{agent_eid}")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn records_from_nats_are_checked_before_routing() {
     let cluster = NatsCluster::start(3).await;
     let nodes = mesh(&cluster).await;
