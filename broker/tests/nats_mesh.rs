@@ -197,6 +197,54 @@ async fn records_from_nats_are_checked_before_routing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cloud_controller_on_nats_joins_the_mesh_and_gets_answers() {
+    let cluster = NatsCluster::start(3).await;
+    let nodes = mesh(&cluster).await;
+    let a = &nodes[0];
+    let (mut agent, agent_topic) = endpoint(a, "proto::agent-5").await;
+    within("registry", nodes[1].nats.wait_located("proto::agent-5", Some("a"))).await;
+
+    // The cloud Controller joins as the mesh's nodes do: a heartbeat in
+    // the nodes bucket, its Endpoint ID in the registry, a subscription on
+    // its endpoint subject.
+    let client = async_nats::connect(cluster.urls()[1].as_str()).await.unwrap();
+    let js = async_nats::jetstream::new(client.clone());
+    let heartbeats = js.get_key_value("USP_hq_NODES").await.unwrap();
+    tokio::spawn(async move {
+        loop {
+            heartbeats.put("cloud", Bytes::new()).await.unwrap();
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        }
+    });
+    let mut inbox = client.subscribe("usp.hq.ep.proto__cloud").await.unwrap();
+    js.get_key_value("USP_hq_REGISTRY").await.unwrap().put("proto__cloud", "cloud".into()).await.unwrap();
+    within("registry: cloud", a.nats.wait_located("proto::cloud", Some("cloud"))).await;
+
+    // Its request names a reply topic; a topic outside the Agent's own is
+    // not trusted, the Agent's own is used instead.
+    let mut h = async_nats::HeaderMap::new();
+    h.insert(usp_broker::nats::headers::REPLY_TO, "usp/controller/proto::cloud");
+    h.insert(usp_broker::nats::headers::TOPIC, "usp/agent/proto::somebody-else");
+    let request = get_request("proto::cloud", "proto::agent-5", "cloud-1");
+    client.publish_with_headers("usp.hq.ep.proto__agent-5", h, request.clone()).await.unwrap();
+    let got = within("the cloud request", agent.next_publish()).await;
+    assert_eq!(got.payload, request);
+    assert_eq!(&got.topic[..], agent_topic.as_bytes());
+    let reply_to = got.properties.unwrap().response_topic.unwrap();
+    assert_eq!(reply_to, "usp/controller/proto::cloud");
+
+    // The Agent answers as to any Controller; the answer leaves through NATS.
+    let response = get_response("proto::agent-5", "proto::cloud", "cloud-1");
+    agent.publish(&reply_to, Q5::AtLeastOnce, response.clone(), Some(&agent_topic)).await;
+    let got = within("the answer on NATS", futures_util::StreamExt::next(&mut inbox)).await.unwrap();
+    assert_eq!(got.payload, response);
+    let h = got.headers.unwrap();
+    assert_eq!(h.get(usp_broker::nats::headers::TOPIC).unwrap().as_str(), "usp/controller/proto::cloud");
+    assert_eq!(h.get(usp_broker::nats::headers::REPLY_TO).unwrap().as_str(), agent_topic);
+    assert_eq!(h.get(usp_broker::nats::headers::NODE).unwrap().as_str(), "a");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dead_nodes_agent_reconnects_to_another_node_and_carries_on() {
     let mut cluster = NatsCluster::start(3).await;
     let mut nodes = mesh(&cluster).await;

@@ -26,6 +26,19 @@
 //! topic, with the sender's reply topic (`Usp-Reply-To`), and is never
 //! offered to the mesh again.
 //!
+//! **Cloud Controllers** on NATS join the same way a node does: they
+//! put a heartbeat in `USP_<site>_NODES` (key: a name of their own, at
+//! least every `node_ttl_ms`), their Endpoint ID in `USP_<site>_REGISTRY`
+//! (key: the encoded ID, value: that name), and subscribe to their own
+//! `usp.<site>.ep.<eid>`; they send with `Usp-Reply-To` set to the topic
+//! the Agent should answer to. Answers then reach them like any Record for
+//! another node.
+//!
+//! **Not carried** across the mesh: MQTT 5 properties other than the reply
+//! topic (Correlation Data, user properties, expiry). USP does not need
+//! them — responses are matched by `msg_id` — but a Controller that relies
+//! on Correlation Data only gets it back within one node.
+//!
 //! **Trust.** The `from_id` of a Record from NATS was checked by the node
 //! its sender is connected to; this node cannot check it again. Anyone who
 //! may publish on `usp.<site>.ep.>` can therefore send Records in any
