@@ -47,8 +47,9 @@ pub struct Outbound<'a> {
 pub trait RemoteRoute: Send + Sync + std::fmt::Debug + 'static {
     /// Called for every Record a local endpoint publishes, on the
     /// publisher's task, before local routing. Must not block or await:
-    /// hand the Record to a queue and return.
-    fn offer(&self, outbound: Outbound<'_>);
+    /// hand the Record to a queue and return. Returns true when the Record
+    /// leaves for another node (it is then not counted as unrouted here).
+    fn offer(&self, outbound: Outbound<'_>) -> bool;
 }
 
 /// Routes a Record from another node to the local subscribers of `topic`

@@ -110,12 +110,14 @@ async fn cross_node_request_response_over_mqtt() {
     assert_eq!((sa.forwarded, sb.received), (5, 5), "responses went a → b through NATS");
     assert_eq!(sa.forward_dropped + sb.forward_dropped + sa.received_refused + sb.received_refused, 0);
     assert_eq!(nodes[2].nats.stats().received, 0, "node c holds neither endpoint");
+    assert_eq!(b.broker.stats().unrouted, 0, "a Record that left through the mesh is not unrouted");
 
     // A Record for an endpoint nobody has stays unrouted, and goes nowhere.
     ctl.publish("usp/agent/proto::nobody", Q5::AtLeastOnce, get_request(CTL, "proto::nobody", "x"), None)
         .await;
     ctl.next_puback().await;
     assert_eq!(b.nats.stats().forwarded, 5);
+    assert_eq!(b.broker.stats().unrouted, 1);
 
     // A notification crosses the mesh to the Controller and becomes an
     // event in the site's stream, published by the Agent's node.

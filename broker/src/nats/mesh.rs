@@ -94,15 +94,15 @@ pub(crate) struct MeshRoute {
 }
 
 impl RemoteRoute for MeshRoute {
-    fn offer(&self, outbound: Outbound<'_>) {
-        let Ok(view) = RecordView::parse(outbound.record) else { return };
+    fn offer(&self, outbound: Outbound<'_>) -> bool {
+        let Ok(view) = RecordView::parse(outbound.record) else { return false };
         let to = view.to_id;
         if to.is_empty()
             || self.local.contains(to)
             || self.local_only.iter().any(|p| to.starts_with(p.as_str()))
             || !self.registry.is_remote(to)
         {
-            return;
+            return false;
         }
         let forward = Forward {
             to_id: to.to_owned(),
@@ -111,9 +111,12 @@ impl RemoteRoute for MeshRoute {
             record: outbound.record.clone(),
         };
         match self.queue.try_send(forward) {
-            Ok(()) => {}
+            Ok(()) => true,
             // Full, or the node is shutting down.
-            Err(_) => NatsStats::add(&self.stats.forward_dropped, 1),
+            Err(_) => {
+                NatsStats::add(&self.stats.forward_dropped, 1);
+                false
+            }
         }
     }
 }
