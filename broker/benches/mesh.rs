@@ -14,7 +14,10 @@
 //! * **throughput**: the Agent sends a burst of Records (rumqttc keeps up to
 //!   100 unacknowledged) to one Controller; Records/s from the first send to
 //!   the last receipt, and Records lost; local and remote alternate, 3
-//!   rounds each, medians shown.
+//!   rounds each, medians shown;
+//! * **registration**: 2,000 endpoints attach to node A (in-process links)
+//!   until node B's registry has them all: the cost of one subscription and
+//!   one KV put per endpoint, the price of per-endpoint subjects.
 //!
 //! Run: `cargo bench -p usp-broker --bench mesh` (needs `nats-server`);
 //! `--quick` shrinks the counts by 10.
@@ -112,7 +115,7 @@ async fn run(quick: bool) {
     let cluster = nats_cluster::NatsCluster::start(2).await;
     let urls = cluster.urls();
     let (broker_a, node_a) = node("a", urls[0].clone()).await;
-    let (broker_b, _node_b) = node("b", urls[1].clone()).await;
+    let (broker_b, node_b) = node("b", urls[1].clone()).await;
     let agent = connect(&broker_a, AGENT).await;
     let mut local = connect(&broker_a, LOCAL).await;
     let mut remote = connect(&broker_b, REMOTE).await;
@@ -162,6 +165,23 @@ async fn run(quick: bool) {
     rate_local.sort_by(f64::total_cmp);
     rate_remote.sort_by(f64::total_cmp);
 
+    // Registration: endpoints attach on node A (in-process links, so no
+    // socket cost) and node B learns where they are. Each costs node A one
+    // NATS subscription and one KV put, done in order.
+    let links_n = 2_000 / scale;
+    let t0 = Instant::now();
+    let mut links = Vec::with_capacity(links_n);
+    for i in 0..links_n {
+        links.push(broker_a.link(&format!("proto::reg-{i}")).unwrap());
+    }
+    // (Attaching outruns the registry's event channel: node A then resyncs
+    // from a snapshot, in no particular order, so wait for every one.)
+    for i in 0..links_n {
+        let eid = format!("proto::reg-{i}");
+        tokio::time::timeout(Duration::from_secs(60), node_b.wait_located(&eid, Some("a"))).await.unwrap();
+    }
+    let registration = t0.elapsed();
+
     let (l50, l99) = (percentile(&lat_local, 0.5), percentile(&lat_local, 0.99));
     let (r50, r99) = (percentile(&lat_remote, 0.5), percentile(&lat_remote, 0.99));
     println!(
@@ -176,6 +196,11 @@ async fn run(quick: bool) {
     println!("  within one node   {:10.0} Records/s   lost {}", rate_local[1], lost[0]);
     println!("  across two nodes  {:10.0} Records/s   lost {}", rate_remote[1], lost[1]);
     println!("  ratio (across / within) {:.2}", rate_remote[1] / rate_local[1]);
+    println!(
+        "registration: {links_n} endpoints attached on node a, all located by node b in {:.0} ms ({:.0} endpoints/s)",
+        registration.as_secs_f64() * 1e3,
+        links_n as f64 / registration.as_secs_f64()
+    );
     println!("node a: {:?}", node_a.stats());
 }
 
