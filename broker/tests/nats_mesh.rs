@@ -35,6 +35,11 @@ struct Node {
 }
 
 async fn node(name: &str, server: &str) -> Node {
+    node_with_replicas(name, server, 3).await
+}
+
+/// A node whose streams and buckets keep `replicas` copies.
+async fn node_with_replicas(name: &str, server: &str, replicas: usize) -> Node {
     let broker = broker(|c| c.access.controllers = vec![CTL.into()]).await;
     let mut config = NatsConfig {
         servers: vec![server.to_owned()],
@@ -42,11 +47,11 @@ async fn node(name: &str, server: &str) -> Node {
         node: name.into(),
         ..NatsConfig::default()
     };
-    // Survive the loss of one of the three servers.
-    config.mesh.replicas = 3;
+    // With 3: survive the loss of one of the three servers.
+    config.mesh.replicas = replicas;
     config.mesh.node_ttl_ms = 1_500;
-    config.events.stream.replicas = 3;
-    config.rules.replicas = 3;
+    config.events.stream.replicas = replicas;
+    config.rules.replicas = replicas;
     let nats =
         within("node start (JetStream cluster ready)", NatsNode::start(&broker, config)).await.unwrap();
     Node { broker, nats }
@@ -328,4 +333,26 @@ async fn queue_group_rule_jobs_run_exactly_once_across_three_nodes() {
     assert_eq!(seen.len(), 40, "every job ran: {seen:?}");
     assert!(seen.values().all(|n| *n == 1), "no job ran twice: {seen:?}");
     assert!(by_node.len() > 1, "the queue group spreads the work: {by_node:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_beyond_the_registry_event_channel_is_registered_and_released() {
+    // Two nodes on one server suffice here: this is about node a keeping
+    // up with its own broker's registry.
+    let cluster = NatsCluster::start(1).await;
+    let url = &cluster.urls()[0];
+    let (a, b) = (node_with_replicas("a", url, 1).await, node_with_replicas("b", url, 1).await);
+
+    // 1,500 endpoints attach at once: more events than the registry's
+    // channel keeps (1,024), so node a resyncs from a snapshot.
+    let links: Vec<_> = (0..1_500).map(|i| a.broker.link(&format!("proto::burst-{i}")).unwrap()).collect();
+    for i in 0..1_500 {
+        let eid = format!("proto::burst-{i}");
+        within("every endpoint located", b.nats.wait_located(&eid, Some("a"))).await;
+    }
+    drop(links);
+    for i in 0..1_500 {
+        let eid = format!("proto::burst-{i}");
+        within("every endpoint released", b.nats.wait_located(&eid, None)).await;
+    }
 }
