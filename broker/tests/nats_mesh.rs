@@ -356,3 +356,15 @@ async fn a_burst_beyond_the_registry_event_channel_is_registered_and_released() 
         within("every endpoint released", b.nats.wait_located(&eid, None)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_that_joins_later_knows_the_endpoints_already_there() {
+    let cluster = NatsCluster::start(1).await;
+    let url = &cluster.urls()[0];
+    let a = node_with_replicas("a", url, 1).await;
+    let _link = a.broker.link("proto::early").unwrap();
+    within("registered", a.nats.wait_located("proto::early", Some("a"))).await;
+
+    let b = node_with_replicas("b", url, 1).await;
+    within("known to the newcomer", b.nats.wait_located("proto::early", Some("a"))).await;
+}

@@ -302,7 +302,9 @@ async fn follow(store: &kv::Store, stop: &CancellationToken, mut apply: impl FnM
     let mut next_revision = 0u64;
     loop {
         let watch = if next_revision == 0 {
-            store.watch_all().await
+            // The current value of every key first, then changes
+            // (`watch_all` would start with the next change only).
+            store.watch_with_history(">").await
         } else {
             store.watch_all_from_revision(next_revision).await
         };
