@@ -46,10 +46,17 @@ impl Drop for NatsServer {
     }
 }
 
+/// One cluster at a time per test binary: JetStream leader elections on a
+/// loaded 2-core machine slow down sharply with several clusters at once,
+/// and the fail-over test times its recovery.
+static ONE_AT_A_TIME: std::sync::LazyLock<std::sync::Arc<tokio::sync::Mutex<()>>> =
+    std::sync::LazyLock::new(Default::default);
+
 /// A cluster of `nats-server`s.
 pub struct NatsCluster {
     pub servers: Vec<NatsServer>,
     _dir: tempfile::TempDir,
+    _turn: tokio::sync::OwnedMutexGuard<()>,
 }
 
 impl NatsCluster {
@@ -57,6 +64,7 @@ impl NatsCluster {
     /// accepts connections. JetStream may still be electing its leaders:
     /// `NatsNode::start` waits for that.
     pub async fn start(n: usize) -> NatsCluster {
+        let turn = ONE_AT_A_TIME.clone().lock_owned().await;
         let dir = tempfile::tempdir().unwrap();
         let client_ports: Vec<u16> = (0..n).map(|_| free_port()).collect();
         let route_ports: Vec<u16> = (0..n).map(|_| free_port()).collect();
@@ -88,7 +96,7 @@ impl NatsCluster {
         for s in &servers {
             wait_listening(SocketAddr::from(([127, 0, 0, 1], s.port))).await;
         }
-        NatsCluster { servers, _dir: dir }
+        NatsCluster { servers, _dir: dir, _turn: turn }
     }
 
     /// Every server's URL.
