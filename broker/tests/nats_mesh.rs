@@ -368,3 +368,30 @@ async fn a_node_that_joins_later_knows_the_endpoints_already_there() {
     let b = node_with_replicas("b", url, 1).await;
     within("known to the newcomer", b.nats.wait_located("proto::early", Some("a"))).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crashed_node_leaves_no_subscription_behind() {
+    let cluster = NatsCluster::start(1).await;
+    let a = node_with_replicas("a", &cluster.urls()[0], 1).await;
+    let _link = a.broker.link("proto::orphan").unwrap();
+    within("registered", a.nats.wait_located("proto::orphan", Some("a"))).await;
+
+    // The NATS side of node a goes away without a goodbye (dropped, as in a
+    // crash); its broker and the NATS server stay up.
+    drop(a.nats);
+    let client = async_nats::connect(cluster.urls()[0].as_str()).await.unwrap();
+    let probe = get_request("proto::cloud", "proto::orphan", "probe");
+    // Nothing to await but the server's view: ask until nobody answers for
+    // the endpoint's subject (a subscriber that stays would swallow the
+    // request and let it time out instead).
+    within("the endpoint's subscription to go", async {
+        loop {
+            let ask = client.request("usp.hq.ep.proto__orphan", probe.clone());
+            match tokio::time::timeout(std::time::Duration::from_millis(200), ask).await {
+                Ok(Err(e)) if e.kind() == async_nats::RequestErrorKind::NoResponders => return,
+                _ => {}
+            }
+        }
+    })
+    .await;
+}

@@ -258,9 +258,6 @@ impl LocalEndpoints {
                 Err(RecvError::Closed) => break,
             }
         }
-        for (_, (_, task)) in self.endpoints.drain() {
-            task.abort();
-        }
     }
 
     /// Brings the state in line with the registry's snapshot.
@@ -289,15 +286,20 @@ impl LocalEndpoints {
         match self.endpoints.entry(Box::from(eid)) {
             Entry::Occupied(mut e) => e.get_mut().0 += 1,
             Entry::Vacant(e) => {
-                let Ok(subject) = self.subjects.endpoint(eid) else { return };
-                self.local.insert(Box::from(eid));
-                let subscriber = match self.client.subscribe(subject).await {
+                let subscriber = match self.subjects.endpoint(eid) {
+                    Ok(subject) => self.client.subscribe(subject).await.map_err(|e| e.to_string()),
+                    Err(e) => Err(e.to_string()),
+                };
+                let subscriber = match subscriber {
                     Ok(s) => s,
                     Err(e) => {
+                        // Served locally only; it is tried again when it reconnects.
                         tracing::error!(endpoint = eid, error = %e, "cannot subscribe for a local endpoint");
+                        self.connections.remove(&info.connection);
                         return;
                     }
                 };
+                self.local.insert(Box::from(eid));
                 let (shared, stats, eid_owned) = (self.shared.clone(), self.stats.clone(), eid.to_owned());
                 let task = tokio::spawn(async move {
                     let mut subscriber = subscriber;
@@ -324,6 +326,17 @@ impl LocalEndpoints {
             task.abort();
             self.local.remove(&eid);
             self.registry.release(&eid).await;
+        }
+    }
+}
+
+impl Drop for LocalEndpoints {
+    /// Ends the endpoints' subscriptions with their tasks (dropping a
+    /// `JoinHandle` would leave them running), also when the node's task is
+    /// aborted.
+    fn drop(&mut self) {
+        for (_, (_, task)) in self.endpoints.drain() {
+            task.abort();
         }
     }
 }
