@@ -30,6 +30,10 @@
 //!   is, which topics it may use, and the `from_id` check on every Record;
 //! * [`registry`]: who is connected, over what, since when, with counters;
 //! * [`link`]: [`LocalLink`], an in-process endpoint;
+//! * [`remote`]: the extension point for Records whose addressee is on
+//!   another node ([`RemoteRoute`], [`BrokerHandle::deliver_remote`]);
+//! * [`nats`]: the broker as a node of a NATS cluster — site events to
+//!   JetStream, the mesh of nodes, shared rule work;
 //! * [`tls`]: rustls for both listeners, client certificates with the
 //!   `urn:bbf:usp:id:` SAN;
 //! * [`config`]: [`BrokerConfig`]; [`stats`]: counters and `metrics`.

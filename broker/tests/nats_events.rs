@@ -117,3 +117,34 @@ async fn only_the_configured_kinds_are_published() {
     let mut s = jetstream::new(client).get_stream(node.stream_name().unwrap()).await.unwrap();
     assert_eq!(s.info().await.unwrap().state.messages, 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_configured_credentials_are_used() {
+    let cluster = NatsCluster::start_with(1, "authorization { user: site, password: s3cret }\n").await;
+    let broker = broker(|_| {}).await;
+    let config = |password: &str| NatsConfig {
+        servers: cluster.urls(),
+        site: "hq".into(),
+        node: "a".into(),
+        user: Some("site".into()),
+        password: Some(password.into()),
+        ..NatsConfig::default()
+    };
+    let refused = NatsNode::start(&broker, config("wrong")).await;
+    assert!(matches!(refused, Err(usp_broker::nats::NatsError::Nats(_))), "{refused:?}");
+    let node = within("node start", NatsNode::start(&broker, config("s3cret"))).await.unwrap();
+    assert_eq!(node.stream_name(), Some("USP_HQ_EVENTS"));
+}
+
+#[tokio::test]
+async fn names_that_cannot_become_stream_or_bucket_names_are_refused() {
+    let broker = broker(|_| {}).await;
+    for (site, node) in [("h.q", "a"), ("hq", "node 1"), ("", "a"), ("hq", "")] {
+        let config = NatsConfig { site: site.into(), node: node.into(), ..NatsConfig::default() };
+        let refused = NatsNode::start(&broker, config).await;
+        assert!(
+            matches!(refused, Err(usp_broker::nats::NatsError::Config(_))),
+            "{site:?}/{node:?}: {refused:?}"
+        );
+    }
+}

@@ -64,6 +64,12 @@ impl NatsCluster {
     /// accepts connections. JetStream may still be electing its leaders:
     /// `NatsNode::start` waits for that.
     pub async fn start(n: usize) -> NatsCluster {
+        Self::start_with(n, "").await
+    }
+
+    /// [`NatsCluster::start`] with `extra` appended to every server's
+    /// configuration (e.g. an `authorization` block).
+    pub async fn start_with(n: usize, extra: &str) -> NatsCluster {
         let turn = ONE_AT_A_TIME.clone().lock_owned().await;
         let dir = tempfile::tempdir().unwrap();
         let client_ports: Vec<u16> = (0..n).map(|_| free_port()).collect();
@@ -89,6 +95,7 @@ impl NatsCluster {
                     routes.join(", ")
                 ));
             }
+            conf.push_str(extra);
             let path = dir.path().join(format!("n{i}.conf"));
             std::fs::write(&path, conf).unwrap();
             servers.push(spawn(&path, client_ports[i]));
