@@ -395,3 +395,33 @@ async fn a_crashed_node_leaves_no_subscription_behind() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_graceful_shutdown_releases_the_nodes_endpoints_at_once() {
+    let cluster = NatsCluster::start(1).await;
+    let start = |name: &'static str, broker: BrokerHandle| {
+        let mut config = NatsConfig {
+            servers: cluster.urls(),
+            site: "hq".into(),
+            node: name.into(),
+            ..NatsConfig::default()
+        };
+        // Far longer than the test: only the shutdown can remove entries.
+        config.mesh.node_ttl_ms = 600_000;
+        async move { Node { nats: NatsNode::start(&broker, config).await.unwrap(), broker } }
+    };
+    let a = start("a", broker(|_| {}).await).await;
+    let b = start("b", broker(|_| {}).await).await;
+    let _link = a.broker.link("proto::leaving").unwrap();
+    within("registered", b.nats.wait_located("proto::leaving", Some("a"))).await;
+
+    a.nats.shutdown().await;
+    within("released", b.nats.wait_located("proto::leaving", None)).await;
+    // Released, not merely hidden because node a's heartbeat went too.
+    let js = async_nats::jetstream::new(async_nats::connect(cluster.urls()[0].as_str()).await.unwrap());
+    let registry = js.get_key_value("USP_hq_REGISTRY").await.unwrap();
+    assert_eq!(registry.get("proto__leaving").await.unwrap(), None);
+    let nodes = js.get_key_value("USP_hq_NODES").await.unwrap();
+    assert_eq!(nodes.get("a").await.unwrap(), None);
+    assert!(nodes.get("b").await.unwrap().is_some());
+}
