@@ -126,7 +126,14 @@ impl Attachment {
         let bytes = message.payload().len() as u64;
         self.shared.stats.records_in(1, bytes);
         self.entry.count_in(1, bytes);
-        self.shared.router.route(&Arc::new(message), &mut self.scratch)
+        let forwarded = self.shared.remote.get().is_some_and(|remote| {
+            remote.offer(crate::remote::Outbound {
+                topic: message.topic(),
+                reply_to: message.reply_to().map(|r| &**r),
+                record: message.payload(),
+            })
+        });
+        self.shared.router.route_unless_forwarded(&Arc::new(message), &mut self.scratch, forwarded)
     }
 
     /// Counts a delivery written to the peer.

@@ -17,6 +17,7 @@ use std::{
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
+use bytes::Bytes;
 use dashmap::DashMap;
 use tokio::{
     net::{TcpListener, TcpSocket},
@@ -32,6 +33,7 @@ use crate::{
     link::{LinkError, LocalLink},
     mqtt::{self, PeerCertificate},
     registry::{ConnectionId, Registry},
+    remote::RemoteRoute,
     router::Router,
     stats::{Stats, StatsSnapshot},
     tls::{self, TlsError},
@@ -80,6 +82,8 @@ pub(crate) struct Shared {
     open_sockets: AtomicUsize,
     /// Distinguishes ClientIds assigned by this run from earlier runs'.
     run_tag: u64,
+    /// Where Records may leave for other nodes (set once, see [`crate::remote`]).
+    pub(crate) remote: std::sync::OnceLock<Arc<dyn RemoteRoute>>,
 }
 
 impl Shared {
@@ -156,6 +160,7 @@ impl Broker {
             next_id: AtomicU64::new(1),
             open_sockets: AtomicUsize::new(0),
             run_tag: SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64),
+            remote: std::sync::OnceLock::new(),
             limits,
         });
 
@@ -298,6 +303,27 @@ impl BrokerHandle {
     /// rules engine's Controller), subscribed to its own topics.
     pub fn link(&self, endpoint_id: &str) -> Result<LocalLink, LinkError> {
         LocalLink::attach(&self.shared, endpoint_id)
+    }
+
+    /// Installs the route for Records whose addressee may be on another
+    /// node (the NATS mesh). Only one can be installed; a second call
+    /// returns the route it was given.
+    pub fn set_remote_route(&self, route: Arc<dyn RemoteRoute>) -> Result<(), Arc<dyn RemoteRoute>> {
+        self.shared.remote.set(route)
+    }
+
+    /// Routes a Record that came from another node to the local subscribers
+    /// of `topic`, at QoS 1, with the sender's `reply_to`. It is not offered
+    /// to the remote route again (no loops), and its `from_id` is not checked
+    /// here: the sender's node did that (see [`crate::remote`]). Returns the
+    /// number of deliveries dropped because queues stayed full; a Record
+    /// nobody here subscribes to is counted as unrouted.
+    pub async fn deliver_remote(&self, topic: Bytes, reply_to: Option<Arc<str>>, record: Bytes) -> usize {
+        crate::remote::deliver(&self.shared, topic, reply_to, record).await
+    }
+
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
     }
 
     /// Graceful shutdown: stop accepting, let every connection write what is

@@ -43,6 +43,8 @@
 //! | [`registry`] | who is connected, over what, since when, Records and bytes each way; connect/disconnect events |
 //! | [`stats`] | broker-wide counters, mirrored to `metrics` |
 //! | [`bridge`] | the cloud bridge: MQTT 5 uplink, on-disk queue, event filters (`bridge/`) |
+//! | [`remote`] | the extension point for Records whose addressee is on another node ([`RemoteRoute`], [`BrokerHandle::deliver_remote`]) |
+//! | [`nats`] | the broker as a node of a NATS cluster: site events to JetStream, the mesh of nodes, shared rule work (`nats/`) |
 //!
 //! Benches: `benches/router.rs` (our routing core beside rumqttd's router,
 //! no sockets), `benches/load.rs` (end to end over TCP beside raw rumqttd,
@@ -88,8 +90,10 @@ pub mod config;
 pub mod identity;
 pub mod link;
 pub mod mqtt;
+pub mod nats;
 pub mod record_check;
 pub mod registry;
+pub mod remote;
 pub(crate) mod router;
 pub mod stats;
 pub mod tls;
@@ -102,5 +106,6 @@ pub use broker::{Broker, BrokerHandle, StartError};
 pub use config::BrokerConfig;
 pub use link::{Delivered, LinkError, LocalLink};
 pub use registry::{ConnectionId, EndpointInfo, Mtp, Registry, RegistryEvent};
+pub use remote::{Outbound, RemoteRoute};
 pub use router::message::USP_CONTENT_TYPE;
 pub use stats::{DropReason, StatsSnapshot};

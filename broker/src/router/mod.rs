@@ -92,6 +92,18 @@ impl Router {
     /// deliveries still waiting for room, if any; `scratch` is a reused
     /// buffer.
     pub(crate) fn route(&self, message: &Arc<Message>, scratch: &mut Vec<Subscriber>) -> Option<Pending> {
+        self.route_unless_forwarded(message, scratch, false)
+    }
+
+    /// [`Router::route`] for a message the remote route also took
+    /// (`forwarded`): finding no local subscriber is then not counted as
+    /// unrouted.
+    pub(crate) fn route_unless_forwarded(
+        &self,
+        message: &Arc<Message>,
+        scratch: &mut Vec<Subscriber>,
+        forwarded: bool,
+    ) -> Option<Pending> {
         scratch.clear();
         self.index.collect(message.topic(), scratch);
         if scratch.len() > 1 {
@@ -118,7 +130,7 @@ impl Router {
                 Err(PushError::Full) => blocked.push(Blocked { outbox: sub.outbox, qos }),
             }
         }
-        if routed == 0 {
+        if routed == 0 && !forwarded {
             self.stats.unrouted();
         }
         if blocked.is_empty() {
