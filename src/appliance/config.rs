@@ -283,6 +283,23 @@ mod tests {
         assert!(e.starts_with("u.toml:1:"), "{e}");
     }
 
+    /// The documented example spells out the defaults (its "example"
+    /// values are commented out), so it must parse to exactly them.
+    #[test]
+    fn the_documented_example_is_the_defaults() {
+        let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/uspmesh.toml");
+        let c = ApplianceConfig::load(&file).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c, ApplianceConfig::default());
+    }
+
+    #[test]
+    fn the_container_configuration_loads() {
+        let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/container.toml");
+        let c = ApplianceConfig::load(&file).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.rules.state.as_deref(), Some(Path::new("/var/lib/uspmesh/rules.redb")));
+        assert!(c.admin.bind.ip().is_loopback());
+    }
+
     #[test]
     fn positions_count_characters() {
         assert_eq!(line_column("a\nbé c", 6), (2, 4));
