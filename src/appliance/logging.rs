@@ -1,5 +1,7 @@
 //! Logs: `tracing` events to standard error, readable by default.
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::EnvFilter;
 
 /// Installs the process's log subscriber: `RUST_LOG` if set, else
@@ -20,6 +22,8 @@ pub fn init(filter: &str) {
     let installed = tracing_subscriber::fmt()
         .with_env_filter(env_filter)
         .with_writer(std::io::stderr)
+        // Colours on a terminal only: journald and log files get plain text.
+        .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
         .try_init()
         .is_ok();

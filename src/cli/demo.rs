@@ -167,10 +167,12 @@ async fn demo(args: DemoArgs) -> Result<(), CliError> {
         per_floor: 20,
         mtp: Mtp::Mqtt(MqttConfig::new(first.as_str(), Role::Agent, mqtt.ip().to_string(), mqtt.port())),
         trusted: vec![engine_id.clone(), CLI_CONTROLLER_ID.to_owned()],
-        // The broker's registry tells the rules engine who is online; an
-        // MQTTConnect Record to it as well would announce each room twice
-        // (and start two subscription syncs that race on the Agent).
-        announce_to: Vec::new(),
+        // As `uspmesh sim` does: each room's MQTTConnect Record tells the
+        // rules engine it now listens. The broker's registry reports the
+        // connection earlier (at CONNECT, before the room subscribed), so
+        // a subscription sync started then can go unanswered; the Record
+        // restarts it.
+        announce_to: vec![engine_id.clone()],
         seed,
         pace: Pace { tick: Duration::from_millis(200), speed: args.speed, churn: false },
         connect_concurrency: 256,
