@@ -174,7 +174,8 @@ fn controller_commands_reach_sim_agents_through_serve() {
     let list: Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
     let list = list["endpoints"].as_array().unwrap();
     for room in [ROOM, "proto::room-102"] {
-        let e = list.iter().find(|e| e["endpoint_id"] == room).unwrap_or_else(|| panic!("{room} in {list:?}"));
+        let e =
+            list.iter().find(|e| e["endpoint_id"] == room).unwrap_or_else(|| panic!("{room} in {list:?}"));
         assert_eq!(e["mtp"], "mqtt5");
         assert!(e["records_in"].as_u64().unwrap() > 0 && e["records_out"].as_u64().unwrap() > 0, "{e}");
         assert!(e["connected_since"].as_str().unwrap().ends_with('Z'), "{e}");
@@ -185,7 +186,10 @@ fn controller_commands_reach_sim_agents_through_serve() {
         .admin_cmd(&["endpoints"])
         .assert()
         .success()
-        .stdout(predicate::str::is_match(r"(?m)^ENDPOINT +MTP +SINCE +RECORDS IN/OUT +BYTES IN/OUT +PEER$").unwrap())
+        .stdout(
+            predicate::str::is_match(r"(?m)^ENDPOINT +MTP +SINCE +RECORDS IN/OUT +BYTES IN/OUT +PEER$")
+                .unwrap(),
+        )
         .stdout(predicate::str::is_match(r"(?m)^proto::room-101 +mqtt 5 +\d{4}-\d\d-\d\dT").unwrap())
         .stdout(predicate::str::contains("proto::room-102"));
 }
@@ -196,7 +200,8 @@ fn rules_commands_explain_status_and_reload() {
     let _sim = serve.sim("4");
     // The example rules subscribe on the rooms and fire within seconds.
     let status = serve.until_status("a rule firing", |s| s["engine"]["fired"].as_u64().unwrap_or(0) > 0);
-    let names: Vec<&str> = status["rules"].as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> =
+        status["rules"].as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
     assert!(names.contains(&"light-follows-presence"), "{names:?}");
     assert!(status["counters"]["syncs"].as_u64().unwrap() >= 4, "{status}");
     serve
@@ -219,8 +224,11 @@ fn rules_commands_explain_status_and_reload() {
         .stderr(predicate::str::contains("no rule named \"no-such-rule\""));
 
     // A bad file refuses the reload, with its position; the rules stay.
-    std::fs::write(serve.rules_dir().join("zz-bad.toml"), "[rule.broken]\nwhen = { value_change = \"Device.X\" }\nthne = []\n")
-        .unwrap();
+    std::fs::write(
+        serve.rules_dir().join("zz-bad.toml"),
+        "[rule.broken]\nwhen = { value_change = \"Device.X\" }\nthne = []\n",
+    )
+    .unwrap();
     serve
         .admin_cmd(&["rules", "reload"])
         .assert()
@@ -282,22 +290,40 @@ fn sigterm_stops_gracefully_and_persists_rule_state() {
     // The state is on disk: the values the engine primed its cache with.
     let store = usp_rules::Store::open(&serve.dir.path().join("rules.redb")).unwrap();
     let records = store.load().unwrap();
-    assert!(
-        records.iter().any(|(_, key, _)| key.starts_with(ROOM)),
-        "no state of {ROOM} in {records:?}"
-    );
+    assert!(records.iter().any(|(_, key, _)| key.starts_with(ROOM)), "no state of {ROOM} in {records:?}");
 }
 
 #[test]
 fn demo_runs_headless_and_shows_rules_firing() {
     let out = uspmesh()
         .args(["demo", "--headless", "--for", "6s", "--rooms", "4", "--seed", "5"])
-        .args(["--mqtt", "127.0.0.1:0", "--ws", "127.0.0.1:0", "--metrics", "127.0.0.1:0", "--admin", "127.0.0.1:0"])
+        .args([
+            "--mqtt",
+            "127.0.0.1:0",
+            "--ws",
+            "127.0.0.1:0",
+            "--metrics",
+            "127.0.0.1:0",
+            "--admin",
+            "127.0.0.1:0",
+        ])
         .assert()
         .success()
-        .stdout(predicate::str::starts_with("uspmesh demo: 4 rooms (proto::room-101 … proto::room-104), 13 example rules"))
-        .stdout(predicate::str::is_match(r"(?m)^\d\d:\d\d:\d\d\.\d{3}  light-follows-presence +(fired|cleared) +proto::room-10\d  ").unwrap())
-        .stdout(predicate::str::is_match(r"(?m)^ +\d+ s · events in [1-9]\d* · actions out [1-9]\d* · rules fired [1-9]").unwrap());
+        .stdout(predicate::str::starts_with(
+            "uspmesh demo: 4 rooms (proto::room-101 … proto::room-104), 13 example rules",
+        ))
+        .stdout(
+            predicate::str::is_match(
+                r"(?m)^\d\d:\d\d:\d\d\.\d{3}  light-follows-presence +(fired|cleared) +proto::room-10\d  ",
+            )
+            .unwrap(),
+        )
+        .stdout(
+            predicate::str::is_match(
+                r"(?m)^ +\d+ s · events in [1-9]\d* · actions out [1-9]\d* · rules fired [1-9]",
+            )
+            .unwrap(),
+        );
     let text = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
     let last = text.lines().last().unwrap();
     assert!(last.starts_with("demo stopped after "), "{text}");
@@ -309,9 +335,17 @@ fn bad_config_files_exit_2_naming_file_and_line() {
     let cases = [
         ("unknown.toml", "[rules]\nsite = \"a\"\nsiet = \"b\"\n", ":3:1: unknown field `siet`"),
         ("value.toml", "[metrics]\nbind = \"nowhere\"\n", ":2:8: "),
-        ("bridge.toml", "[bridge]\nurl = \"mqtts://cloud\"\n", "[bridge]: the cloud bridge is not yet supported"),
+        (
+            "bridge.toml",
+            "[bridge]\nurl = \"mqtts://cloud\"\n",
+            "[bridge]: the cloud bridge is not yet supported",
+        ),
         ("syntax.toml", "[rules\n", ":1:"),
-        ("listener.toml", "[[broker.mqtt]]\nbind = \"127.0.0.1:1883\"\nport = 3\n", ":3:1: unknown field `port`"),
+        (
+            "listener.toml",
+            "[[broker.mqtt]]\nbind = \"127.0.0.1:1883\"\nport = 3\n",
+            ":3:1: unknown field `port`",
+        ),
     ];
     for (name, text, expected) in cases {
         let file = dir.path().join(name);
@@ -333,7 +367,8 @@ fn bad_config_files_exit_2_naming_file_and_line() {
     // is opened.
     let rules = dir.path().join("rules");
     std::fs::create_dir(&rules).unwrap();
-    std::fs::write(rules.join("a.toml"), "[rule.x]\nwhen = { value_change = \"Device.X\" }\nthne = []\n").unwrap();
+    std::fs::write(rules.join("a.toml"), "[rule.x]\nwhen = { value_change = \"Device.X\" }\nthne = []\n")
+        .unwrap();
     let file = dir.path().join("rules.toml");
     std::fs::write(&file, format!("[rules]\ndir = {:?}\n", rules.display().to_string())).unwrap();
     uspmesh()
@@ -346,7 +381,11 @@ fn bad_config_files_exit_2_naming_file_and_line() {
 
 #[test]
 fn bad_flags_exit_2_and_an_absent_appliance_exits_3() {
-    uspmesh().args(["serve", "--mqtt", "localhost"]).assert().code(2).stderr(predicate::str::contains("--mqtt"));
+    uspmesh()
+        .args(["serve", "--mqtt", "localhost"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--mqtt"));
     uspmesh().args(["serve", "--bogus"]).assert().code(2);
     uspmesh().args(["demo", "--rooms", "0"]).assert().code(2).stderr(predicate::str::contains("--rooms"));
     uspmesh().args(["endpoints", "--admin", "nowhere"]).assert().code(2);
@@ -357,8 +396,5 @@ fn bad_flags_exit_2_and_an_absent_appliance_exits_3() {
         .assert()
         .code(3)
         .stderr(predicate::str::contains(format!("cannot reach the admin API at 127.0.0.1:{port}")));
-    uspmesh()
-        .args(["rules", "status", "--admin", &format!("127.0.0.1:{port}")])
-        .assert()
-        .code(3);
+    uspmesh().args(["rules", "status", "--admin", &format!("127.0.0.1:{port}")]).assert().code(3);
 }

@@ -83,7 +83,8 @@ fn error(status: StatusCode, message: impl Into<String>) -> Response {
 async fn metrics(State(state): State<AdminState>) -> Response {
     match &state.prometheus {
         Some(handle) => {
-            ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], handle.render()).into_response()
+            ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], handle.render())
+                .into_response()
         }
         None => error(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -124,8 +125,8 @@ pub(crate) fn rfc3339(t: SystemTime) -> String {
     jiff::Timestamp::try_from(t).map_or_else(|_| "?".to_owned(), |ts| format!("{ts:.3}"))
 }
 
-fn rules_api(state: &AdminState) -> Result<&RulesApi, Response> {
-    state.rules.as_ref().ok_or_else(|| error(StatusCode::NOT_FOUND, "the rules engine is not enabled ([rules] enabled = false)"))
+fn not_enabled() -> Response {
+    error(StatusCode::NOT_FOUND, "the rules engine is not enabled ([rules] enabled = false)")
 }
 
 fn stopped() -> Response {
@@ -133,10 +134,7 @@ fn stopped() -> Response {
 }
 
 async fn rules_status(State(state): State<AdminState>) -> Response {
-    let rules = match rules_api(&state) {
-        Ok(r) => r,
-        Err(response) => return response,
-    };
+    let Some(rules) = state.rules.as_ref() else { return not_enabled() };
     match rules.api.status().await {
         Ok(status) => Json(status_json(rules, &status)).into_response(),
         Err(_) => stopped(),
@@ -176,10 +174,7 @@ fn status_json(rules: &RulesApi, s: &RuntimeStatus) -> Value {
 }
 
 async fn rules_explain(State(state): State<AdminState>, Path(name): Path<String>) -> Response {
-    let rules = match rules_api(&state) {
-        Ok(r) => r,
-        Err(response) => return response,
-    };
+    let Some(rules) = state.rules.as_ref() else { return not_enabled() };
     match rules.api.explain_text(&name).await {
         Ok(Some(text)) => Json(json!({ "rule": name, "text": text })).into_response(),
         Ok(None) => error(StatusCode::NOT_FOUND, format!("no rule named {name:?}")),
@@ -188,12 +183,12 @@ async fn rules_explain(State(state): State<AdminState>, Path(name): Path<String>
 }
 
 async fn rules_reload(State(state): State<AdminState>) -> Response {
-    let rules = match rules_api(&state) {
-        Ok(r) => r,
-        Err(response) => return response,
-    };
+    let Some(rules) = state.rules.as_ref() else { return not_enabled() };
     let Some(dir) = rules.dir.clone() else {
-        return error(StatusCode::CONFLICT, "no rules directory is configured ([rules] dir): nothing to reload from");
+        return error(
+            StatusCode::CONFLICT,
+            "no rules directory is configured ([rules] dir): nothing to reload from",
+        );
     };
     match rules.api.reload_dir(dir.clone(), rules.tags.clone()).await {
         Ok(Ok(n)) => {

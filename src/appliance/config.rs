@@ -138,7 +138,8 @@ impl Default for AdminConfig {
 
 /// Where the admin API listens unless configured otherwise (also the CLI's
 /// default `--admin`).
-pub const DEFAULT_ADMIN_ADDR: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 9465);
+pub const DEFAULT_ADMIN_ADDR: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 9465);
 
 /// Logging.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -206,7 +207,12 @@ impl ApplianceConfig {
     pub fn parse(file: &Path, text: &str) -> Result<ApplianceConfig, ConfigError> {
         toml::from_str(text).map_err(|e: toml::de::Error| {
             let (line, column) = e.span().map_or((1, 1), |span| line_column(text, span.start));
-            ConfigError::Invalid { file: file.to_owned(), line, column, message: e.message().trim().to_owned() }
+            ConfigError::Invalid {
+                file: file.to_owned(),
+                line,
+                column,
+                message: e.message().trim().to_owned(),
+            }
         })
     }
 }

@@ -196,7 +196,8 @@ impl Appliance {
         let mut metrics_addr = None;
         let mut admin_addr = None;
         // One listener when both are asked on the same address.
-        let same = metrics_on.is_some() && metrics_on == admin_on && metrics_on.is_some_and(|a| a.port() != 0);
+        let same =
+            metrics_on.is_some() && metrics_on == admin_on && metrics_on.is_some_and(|a| a.port() != 0);
         if let Some(addr) = metrics_on {
             let listener = bind("metrics", addr).await?;
             let local = local_addr("metrics", addr, &listener)?;
@@ -271,7 +272,9 @@ fn load_rules(
 ) -> Result<(RuleSet, Option<PathBuf>), StartError> {
     let tags = config.rules.tag_list();
     match (given, &config.rules.dir) {
-        (Some(sources), _) => Ok((usp_rules::load_with_tags(&sources, &tags).map_err(StartError::Rules)?, None)),
+        (Some(sources), _) => {
+            Ok((usp_rules::load_with_tags(&sources, &tags).map_err(StartError::Rules)?, None))
+        }
         (None, Some(dir)) => {
             Ok((usp_rules::load_dir(dir, &tags).map_err(StartError::Rules)?, Some(dir.clone())))
         }
@@ -283,6 +286,10 @@ async fn bind(what: &'static str, addr: SocketAddr) -> Result<TcpListener, Start
     TcpListener::bind(addr).await.map_err(|source| StartError::Bind { what, addr, source })
 }
 
-fn local_addr(what: &'static str, addr: SocketAddr, listener: &TcpListener) -> Result<SocketAddr, StartError> {
+fn local_addr(
+    what: &'static str,
+    addr: SocketAddr,
+    listener: &TcpListener,
+) -> Result<SocketAddr, StartError> {
     listener.local_addr().map_err(|source| StartError::Bind { what, addr, source })
 }

@@ -87,7 +87,9 @@ async fn exchange(addr: SocketAddr, method: Method, path: &str) -> Result<Answer
         .map_err(|e| CliError::Protocol(format!("the admin API's answer could not be read: {e}")))?
         .to_bytes();
     let body = serde_json::from_slice(&body).map_err(|e| {
-        CliError::Protocol(format!("the admin API at {addr} answered HTTP {status} without JSON ({e}): is it uspmesh?"))
+        CliError::Protocol(format!(
+            "the admin API at {addr} answered HTTP {status} without JSON ({e}): is it uspmesh?"
+        ))
     })?;
     Ok(Answer { status, body })
 }

@@ -122,8 +122,13 @@ pub(crate) fn run(args: DemoArgs) -> Result<(), CliError> {
 async fn demo(args: DemoArgs) -> Result<(), CliError> {
     let mut signals = StopSignals::install();
     let mut config = ApplianceConfig::default();
-    Overrides { mqtt: Some(args.mqtt), ws: Some(args.ws), metrics: Some(args.metrics), admin: Some(args.admin) }
-        .apply(&mut config);
+    Overrides {
+        mqtt: Some(args.mqtt),
+        ws: Some(args.ws),
+        metrics: Some(args.metrics),
+        admin: Some(args.admin),
+    }
+    .apply(&mut config);
     let sources = match &args.rules {
         Some(dir) => {
             config.rules.dir = Some(dir.clone());
@@ -191,7 +196,8 @@ async fn demo(args: DemoArgs) -> Result<(), CliError> {
     ))?;
 
     let deadline = args.run_for.map(|d| tokio::time::Instant::now() + d);
-    let mut tick = tokio::time::interval(if out.in_place { Duration::from_millis(500) } else { Duration::from_secs(5) });
+    let mut tick =
+        tokio::time::interval(if out.in_place { Duration::from_millis(500) } else { Duration::from_secs(5) });
     tick.tick().await;
     let mut shown = Shown::default();
     loop {
@@ -224,7 +230,11 @@ async fn demo(args: DemoArgs) -> Result<(), CliError> {
 }
 
 /// Shows what is still queued (the last moments before the stop).
-fn drain(events: &mut broadcast::Receiver<RuntimeEvent>, shown: &mut Shown, out: &mut View) -> Result<(), CliError> {
+fn drain(
+    events: &mut broadcast::Receiver<RuntimeEvent>,
+    shown: &mut Shown,
+    out: &mut View,
+) -> Result<(), CliError> {
     while let Ok(event) = events.try_recv() {
         shown.event(&event, out)?;
     }
@@ -262,7 +272,10 @@ impl Shown {
                 out.line(&format!("{}  {rule:<28} STOPPED: {reason:?}", clock(SystemTime::now())))?;
             }
             RuntimeEvent::SyncFailed { agent, error } => {
-                out.line(&format!("{}  {agent}: subscriptions not in place: {error}", clock(SystemTime::now())))?;
+                out.line(&format!(
+                    "{}  {agent}: subscriptions not in place: {error}",
+                    clock(SystemTime::now())
+                ))?;
             }
             _ => {}
         }
@@ -434,7 +447,10 @@ mod tests {
 
     #[test]
     fn short_paths() {
-        assert_eq!(short_path("Device.Node.1.IoTCapability.2.BinarySensor.Value"), "…IoTCapability.2.BinarySensor.Value");
+        assert_eq!(
+            short_path("Device.Node.1.IoTCapability.2.BinarySensor.Value"),
+            "…IoTCapability.2.BinarySensor.Value"
+        );
         assert_eq!(short_path("Device.Boot!"), "Device.Boot!");
     }
 }

@@ -110,7 +110,10 @@ mod tests {
         let text = table(&list);
         let lines: Vec<&str> = text.lines().collect();
         assert!(lines[0].starts_with("ENDPOINT         MTP     SINCE"), "{text}");
-        assert!(lines[1].starts_with("proto::room-101  mqtt 5  2026-11-25T21:00:00.000Z (1m05s ago)  3/4"), "{text}");
+        assert!(
+            lines[1].starts_with("proto::room-101  mqtt 5  2026-11-25T21:00:00.000Z (1m05s ago)  3/4"),
+            "{text}"
+        );
         assert!(lines[1].ends_with("127.0.0.1:5000"), "{text}");
         assert_eq!(lines[2], "1 connected");
     }

@@ -55,7 +55,9 @@ pub(crate) async fn run(args: RulesArgs) -> Result<(), CliError> {
             let answer = admin_client::call(admin, Method::GET, &path).await?;
             match answer.status {
                 200 if admin.json => render::print_json(&answer.body),
-                200 => render::print(&with_newline(answer.body.get("text").and_then(Value::as_str).unwrap_or(""))),
+                200 => render::print(&with_newline(
+                    answer.body.get("text").and_then(Value::as_str).unwrap_or(""),
+                )),
                 404 => Err(CliError::BadInput(answer.error_text())),
                 _ => Err(CliError::Protocol(answer.error_text())),
             }
@@ -125,7 +127,9 @@ fn percent_encode(name: &str) -> String {
 
 /// The readable status.
 fn status_text(body: &Value) -> String {
-    let n = |section: &str, key: &str| body.get(section).and_then(|s| s.get(key)).and_then(Value::as_u64).unwrap_or(0);
+    let n = |section: &str, key: &str| {
+        body.get(section).and_then(|s| s.get(key)).and_then(Value::as_u64).unwrap_or(0)
+    };
     let rules = body.get("rules").and_then(Value::as_array).cloned().unwrap_or_default();
     let mut out = format!(
         "rules engine {} · {} rules{}\n",
@@ -135,7 +139,8 @@ fn status_text(body: &Value) -> String {
     );
     for r in &rules {
         let name = r.get("name").and_then(Value::as_str).unwrap_or("?");
-        let state = if r.get("stopped").and_then(Value::as_bool) == Some(true) { "STOPPED" } else { "running" };
+        let state =
+            if r.get("stopped").and_then(Value::as_bool) == Some(true) { "STOPPED" } else { "running" };
         out.push_str(&format!("  {name:<40} {state}\n"));
     }
     out.push_str(&format!(
@@ -182,6 +187,11 @@ mod tests {
         let text = status_text(&body);
         assert!(text.starts_with("rules engine self::site1-rules · 2 rules from /etc/r\n"), "{text}");
         assert!(text.contains("  b                                        STOPPED\n"), "{text}");
-        assert!(text.contains("notifications 7 · evaluations 5 · fired 2 · requests 3 (0 errors, 0 timeouts) · in flight 1"), "{text}");
+        assert!(
+            text.contains(
+                "notifications 7 · evaluations 5 · fired 2 · requests 3 (0 errors, 0 timeouts) · in flight 1"
+            ),
+            "{text}"
+        );
     }
 }

@@ -66,16 +66,18 @@ impl Overrides {
         if let Some(addr) = self.mqtt {
             match config.broker.mqtt.first_mut() {
                 Some(l) => l.bind = addr,
-                None => config.broker.mqtt.push(usp_broker::config::MqttListenerConfig { bind: addr, tls: None }),
+                None => {
+                    config.broker.mqtt.push(usp_broker::config::MqttListenerConfig { bind: addr, tls: None })
+                }
             }
         }
         if let Some(addr) = self.ws {
             match config.broker.websocket.first_mut() {
                 Some(l) => l.bind = addr,
-                None => config.broker.websocket.push(usp_broker::config::WebSocketListenerConfig {
-                    bind: addr,
-                    ..Default::default()
-                }),
+                None => config
+                    .broker
+                    .websocket
+                    .push(usp_broker::config::WebSocketListenerConfig { bind: addr, ..Default::default() }),
             }
         }
         if let Some(addr) = self.metrics {
@@ -99,11 +101,7 @@ pub(crate) fn config_error(e: ConfigError) -> CliError {
 
 /// A start failure as the command reports it.
 pub(crate) fn start_error(e: uspmesh::appliance::StartError) -> CliError {
-    if e.is_configuration() {
-        CliError::Usage(e.to_string())
-    } else {
-        CliError::BadInput(e.to_string())
-    }
+    if e.is_configuration() { CliError::Usage(e.to_string()) } else { CliError::BadInput(e.to_string()) }
 }
 
 /// Runs `uspmesh serve`.
