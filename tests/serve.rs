@@ -199,11 +199,12 @@ fn rules_commands_explain_status_and_reload() {
     let serve = Serve::start("");
     let _sim = serve.sim("4");
     // The example rules subscribe on the rooms and fire within seconds.
-    let status = serve.until_status("a rule firing", |s| s["engine"]["fired"].as_u64().unwrap_or(0) > 0);
+    let status = serve.until_status("every room synced and a rule firing", |s| {
+        s["counters"]["syncs"].as_u64().unwrap_or(0) >= 4 && s["engine"]["fired"].as_u64().unwrap_or(0) > 0
+    });
     let names: Vec<&str> =
         status["rules"].as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
     assert!(names.contains(&"light-follows-presence"), "{names:?}");
-    assert!(status["counters"]["syncs"].as_u64().unwrap() >= 4, "{status}");
     serve
         .admin_cmd(&["rules", "status"])
         .assert()
@@ -237,15 +238,25 @@ fn rules_commands_explain_status_and_reload() {
         .stderr(predicate::str::contains("zz-bad.toml:3:1:"));
     assert_eq!(serve.rules_status()["rules"].as_array().unwrap().len(), 13);
 
-    // Fixed: the new rule runs beside the others.
-    std::fs::write(
-        serve.rules_dir().join("zz-bad.toml"),
-        "[rule.extra]\nwhen = { agent_status = \"online\" }\n[[rule.extra.then]]\npublish = \"hello\"\n",
-    )
-    .unwrap();
+    // Fixed — with the README's first rule: it runs beside the others.
+    std::fs::write(serve.rules_dir().join("zz-bad.toml"), readme_first_rule()).unwrap();
     serve.admin_cmd(&["rules", "reload"]).assert().success().stdout("reloaded: 14 rules running\n");
     let names = serve.rules_status()["rules"].as_array().unwrap().len();
     assert_eq!(names, 14);
+    serve
+        .admin_cmd(&["rules", "explain", "hello-light"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Light on when someone enters"));
+}
+
+/// The rule of the README's "Write your first rule".
+fn readme_first_rule() -> String {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let start =
+        readme.find("```toml\n# /etc/uspmesh/rules/my-first-rule.toml").expect("the README's rule") + 8;
+    let len = readme[start..].find("```").unwrap();
+    readme[start..start + len].to_owned()
 }
 
 #[test]
