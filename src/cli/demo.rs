@@ -34,6 +34,7 @@ use uspmesh::appliance::{Appliance, ApplianceConfig, CLI_CONTROLLER_ID, StartOpt
 
 use super::{
     CliError, duration,
+    progress::Counter,
     render::{self, timestamp},
     serve::{Overrides, start_error},
 };
@@ -183,13 +184,20 @@ async fn demo(args: DemoArgs) -> Result<(), CliError> {
         connect_concurrency: 256,
     };
     let started = Instant::now();
+    let mut counter = Counter::new();
+    let connecting = Building::start(sim_config, |done, total| {
+        if done == total || done % 100 == 0 {
+            counter.show(&format!("connecting rooms {done}/{total}"));
+        }
+    });
     let building = tokio::select! {
-        b = Building::start(sim_config, |_, _| {}) => b.map_err(|e| CliError::Unreachable(e.to_string()))?,
+        b = connecting => b.map_err(|e| CliError::Unreachable(e.to_string()))?,
         () = signals.recv() => {
             appliance.shutdown().await;
             return Ok(());
         }
     };
+    counter.finish(&format!("connected {rooms}/{rooms}"));
     out.line(&format!(
         "  {rooms} rooms connected in {:.2} s; watching the rules (Ctrl-C stops)",
         started.elapsed().as_secs_f64()
