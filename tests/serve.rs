@@ -391,7 +391,7 @@ fn bad_config_files_exit_2_naming_file_and_line() {
 }
 
 #[test]
-fn bad_flags_exit_2_and_an_absent_appliance_exits_3() {
+fn bad_flags_exit_2_a_port_in_use_1_and_an_absent_appliance_3() {
     uspmesh()
         .args(["serve", "--mqtt", "localhost"])
         .assert()
@@ -401,6 +401,15 @@ fn bad_flags_exit_2_and_an_absent_appliance_exits_3() {
     uspmesh().args(["demo", "--rooms", "0"]).assert().code(2).stderr(predicate::str::contains("--rooms"));
     uspmesh().args(["endpoints", "--admin", "nowhere"]).assert().code(2);
     uspmesh().args(["rules", "frobnicate"]).assert().code(2);
+    // A port in use is the system's refusal, not a usage error: status 1.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap();
+    uspmesh()
+        .args(["serve", "--mqtt", &addr.to_string()])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(format!("cannot listen on {addr}")));
+
     let port = free_port();
     uspmesh()
         .args(["endpoints", "--admin", &format!("127.0.0.1:{port}")])
