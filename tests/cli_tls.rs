@@ -78,7 +78,7 @@ fn mutual_tls_with_the_right_material_and_clear_failures_without() {
     let broker = Broker::start_with(&format!(
         "cafile {ca_file}\ncertfile {server_cert}\nkeyfile {server_key}\nrequire_certificate true\n"
     ));
-    let url = format!("mqtts://127.0.0.1:{}", broker.port);
+    let url = format!("mqtts://127.0.0.1:{}", broker.port());
     let _sim =
         Sim::start(&url, &["--rooms", "1", "--ca", &ca_file, "--cert", &room_cert, "--key", &room_key]);
 

@@ -136,7 +136,7 @@ fn rooms_announce_themselves_and_leave_cleanly() {
     // What reaches the rules engine's topic, one hexadecimal line per
     // message.
     let mut listener = Process::new("mosquitto_sub")
-        .args(["-h", "127.0.0.1", "-p", &broker.port.to_string(), "-t", topic, "-F", "%x"])
+        .args(["-h", "127.0.0.1", "-p", &broker.port().to_string(), "-t", topic, "-F", "%x"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -146,7 +146,7 @@ fn rooms_announce_themselves_and_leave_cleanly() {
     let probe = "70726f6265"; // "probe"
     let subscribed = (0..50).any(|_| {
         Process::new("mosquitto_pub")
-            .args(["-h", "127.0.0.1", "-p", &broker.port.to_string(), "-t", topic, "-m", "probe"])
+            .args(["-h", "127.0.0.1", "-p", &broker.port().to_string(), "-t", topic, "-m", "probe"])
             .status()
             .unwrap();
         support::wait_for_line(&lines, probe, Duration::from_millis(200)).is_some()

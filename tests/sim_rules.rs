@@ -80,7 +80,7 @@ async fn lights_follow_occupancy_in_the_simulated_building() {
         .expect("the example rules load");
     let mut engine = Engine::new(EngineConfig::default(), rules, SystemTime::now());
 
-    let config = MqttConfig::new(ENGINE, Role::Controller, "127.0.0.1", broker.port);
+    let config = MqttConfig::new(ENGINE, Role::Controller, "127.0.0.1", broker.port());
     let (mqtt, link) = MqttClient::connect(config).await.unwrap();
     let (client, mut notifications) =
         ControllerClient::spawn(Controller::new(ENGINE).unwrap(), link, ClientConfig::default());

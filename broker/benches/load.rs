@@ -2,8 +2,7 @@
 //! baselines, all driven by the same load generator in the same run:
 //!
 //! * **uspmesh** — `usp_broker::Broker`, in a child process (this binary,
-//!   `--serve uspmesh`), on a 2-worker tokio runtime, and again with
-//!   `runtime.io_threads = 1` (connections on one dedicated thread);
+//!   `--serve uspmesh`), on a 2-worker tokio runtime;
 //! * **rumqttd 0.20** — run from the crate in a child process (`--serve
 //!   rumqttd`), with the settings of its shipped `rumqttd.toml`;
 //! * **mosquitto** — Debian's, started here with `set_tcp_nodelay true`,
@@ -28,9 +27,10 @@
 //! (medians shown) and round trips alternate exchange by exchange, so load
 //! from other processes on this shared machine falls on each alike.
 //!
-//! Run: `cargo bench -p usp-broker --bench load` (needs `mosquitto` and an
-//! open-file limit above 20,000 for the 10,000 connections: `ulimit -n
-//! 65536`). `--quick` shrinks every count by 10.
+//! Run: `cargo bench -p usp-broker --bench load` (needs `mosquitto`, and an
+//! open-file limit of at least 20,000 — `ulimit -n 65536` where allowed:
+//! the load generator and each broker hold 10,000 sockets apiece during the
+//! idle-connection step). `--quick` shrinks every count by 10.
 
 // A bench binary: a panic is a failed measurement.
 #![allow(clippy::unwrap_used, missing_docs)]
@@ -64,7 +64,7 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     if let Some(at) = args.iter().position(|a| a == "--serve") {
         match args.get(at + 1).map(String::as_str) {
-            Some("uspmesh") => serve_uspmesh(args.get(at + 2).unwrap().parse().unwrap()),
+            Some("uspmesh") => serve_uspmesh(),
             Some("rumqttd") => serve_rumqttd(args.get(at + 2).unwrap().parse().unwrap()),
             _ => panic!("unknown server"),
         }
@@ -86,7 +86,7 @@ fn main() {
 
 async fn run(counts: Counts) {
     let total = counts.publishers * counts.per_publisher;
-    let kinds = [Kind::Uspmesh, Kind::UspmeshIoThread, Kind::Rumqttd, Kind::Mosquitto];
+    let kinds = [Kind::Uspmesh, Kind::Rumqttd, Kind::Mosquitto];
     // All brokers run at once. Fan-in is measured in turns, round after
     // round (medians reported); round trips alternate between the brokers
     // exchange by exchange. Load from other processes on this machine thus
@@ -178,7 +178,6 @@ fn median(mut v: Vec<f64>) -> f64 {
 #[derive(Clone, Copy, PartialEq)]
 enum Kind {
     Uspmesh,
-    UspmeshIoThread,
     Rumqttd,
     Mosquitto,
 }
@@ -187,7 +186,6 @@ impl Kind {
     fn name(self) -> &'static str {
         match self {
             Kind::Uspmesh => "uspmesh (on a 2-worker tokio runtime)",
-            Kind::UspmeshIoThread => "uspmesh (`io_threads = 1`)",
             Kind::Rumqttd => "rumqttd 0.20 (raw, from the crate)",
             Kind::Mosquitto => "mosquitto 2.0 (Debian, TCP_NODELAY)",
         }
@@ -208,10 +206,9 @@ impl Server {
     fn start(kind: Kind) -> Server {
         let exe = std::env::current_exe().unwrap();
         let (mut child, dir, port) = match kind {
-            Kind::Uspmesh | Kind::UspmeshIoThread => {
-                let io_threads = if kind == Kind::Uspmesh { "0" } else { "1" };
+            Kind::Uspmesh => {
                 let mut child = Command::new(exe)
-                    .args(["--serve", "uspmesh", io_threads])
+                    .args(["--serve", "uspmesh"])
                     .stdin(Stdio::piped())
                     .stdout(Stdio::piped())
                     .spawn()
@@ -281,11 +278,10 @@ impl Server {
 }
 
 /// The uspmesh broker, until stdin closes.
-fn serve_uspmesh(io_threads: usize) {
+fn serve_uspmesh() {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     rt.block_on(async {
         let mut config = usp_broker::BrokerConfig::loopback_ephemeral();
-        config.runtime.io_threads = io_threads;
         config.websocket.clear();
         config.limits.max_connections = 50_000;
         let broker = usp_broker::Broker::start(config).await.unwrap();

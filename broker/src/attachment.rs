@@ -115,7 +115,7 @@ impl Attachment {
 
     /// Checks that a payload is a Record from this connection's identity;
     /// rejections are counted.
-    pub(crate) fn admit(&self, payload: &Bytes) -> Result<RecordHeader, RecordRejection> {
+    pub(crate) fn admit<'a>(&self, payload: &'a Bytes) -> Result<RecordHeader<'a>, RecordRejection> {
         check_record(&self.shared.record_limits, payload, self.identity().endpoint_id())
             .inspect_err(|r| self.shared.stats.drop_record(r.drop_reason()))
     }

@@ -78,11 +78,6 @@ pub(crate) struct Shared {
     pub(crate) tasks: TaskTracker,
     next_id: AtomicU64,
     open_sockets: AtomicUsize,
-    /// Dedicated I/O threads' runtimes (empty: the caller's runtime).
-    io: Vec<tokio::runtime::Handle>,
-    next_io: AtomicUsize,
-    /// Ends the dedicated I/O threads once every connection is done.
-    io_stop: CancellationToken,
     /// Distinguishes ClientIds assigned by this run from earlier runs'.
     run_tag: u64,
 }
@@ -100,33 +95,6 @@ impl Shared {
     pub(crate) fn write_timeout(&self) -> Duration {
         Duration::from_millis(self.limits.write_timeout_ms)
     }
-
-    /// The I/O thread the next connection goes to, if there are any.
-    fn next_io_thread(&self) -> Option<&tokio::runtime::Handle> {
-        if self.io.is_empty() {
-            return None;
-        }
-        self.io.get(self.next_io.fetch_add(1, Ordering::Relaxed) % self.io.len())
-    }
-}
-
-/// Starts `n` threads, each running a single-threaded runtime until `stop`.
-fn start_io_threads(n: usize, stop: &CancellationToken) -> Result<Vec<tokio::runtime::Handle>, StartError> {
-    (0..n)
-        .map(|i| {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(|_| StartError::Invalid("cannot build an I/O thread runtime"))?;
-            let handle = runtime.handle().clone();
-            let stop = stop.clone();
-            std::thread::Builder::new()
-                .name(format!("usp-broker-io-{i}"))
-                .spawn(move || runtime.block_on(stop.cancelled()))
-                .map_err(|_| StartError::Invalid("cannot start an I/O thread"))?;
-            Ok(handle)
-        })
-        .collect()
 }
 
 /// Counts a socket against `max_connections` for as long as it lives.
@@ -176,8 +144,6 @@ impl Broker {
             ));
         }
         let stats = Arc::new(Stats::new());
-        let io_stop = CancellationToken::new();
-        let io = start_io_threads(config.runtime.io_threads, &io_stop)?;
         let shared = Arc::new(Shared {
             policy: AccessPolicy::new(&config.access, &config.auth)?,
             record_limits: usp_proto::decode::Limits::with_max_record_size(limits.max_record_size),
@@ -189,9 +155,6 @@ impl Broker {
             tasks: TaskTracker::new(),
             next_id: AtomicU64::new(1),
             open_sockets: AtomicUsize::new(0),
-            io,
-            next_io: AtomicUsize::new(0),
-            io_stop,
             run_tag: SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64),
             limits,
         });
@@ -256,27 +219,10 @@ async fn accept_loop(listener: TcpListener, tls: Option<TlsAcceptor>, shared: Ar
             continue;
         };
         let (tls, shared2, service) = (tls.clone(), shared.clone(), service.clone());
-        match shared.next_io_thread() {
-            None => {
-                shared.tasks.spawn(async move {
-                    let _slot = slot;
-                    serve_socket(tcp, peer, tls, shared2, service).await;
-                });
-            }
-            Some(io) => {
-                // Move the socket to the I/O thread's reactor.
-                let Ok(std) = tcp.into_std() else { continue };
-                shared.tasks.spawn_on(
-                    async move {
-                        let _slot = slot;
-                        if let Ok(tcp) = tokio::net::TcpStream::from_std(std) {
-                            serve_socket(tcp, peer, tls, shared2, service).await;
-                        }
-                    },
-                    io,
-                );
-            }
-        }
+        shared.tasks.spawn(async move {
+            let _slot = slot;
+            serve_socket(tcp, peer, tls, shared2, service).await;
+        });
     }
 }
 
@@ -360,13 +306,11 @@ impl BrokerHandle {
         self.shared.shutdown.cancel();
         self.shared.tasks.close();
         self.shared.tasks.wait().await;
-        self.shared.io_stop.cancel();
     }
 }
 
 impl Drop for BrokerHandle {
     fn drop(&mut self) {
         self.shared.shutdown.cancel();
-        self.shared.io_stop.cancel();
     }
 }

@@ -50,8 +50,6 @@ pub struct BrokerConfig {
     pub access: AccessConfig,
     /// Sizes, queues and timeouts.
     pub limits: LimitsConfig,
-    /// Where connections run.
-    pub runtime: RuntimeConfig,
 }
 
 impl Default for BrokerConfig {
@@ -65,7 +63,6 @@ impl Default for BrokerConfig {
             auth: AuthConfig::default(),
             access: AccessConfig::default(),
             limits: LimitsConfig::default(),
-            runtime: RuntimeConfig::default(),
         }
     }
 }
@@ -273,18 +270,4 @@ impl Default for LimitsConfig {
             max_keep_alive_s: 0,
         }
     }
-}
-
-/// Where connection tasks run.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct RuntimeConfig {
-    /// 0 (default): connections run on the tokio runtime that called
-    /// [`Broker::start`](crate::Broker::start). N > 0: the broker starts N
-    /// threads, each with its own single-threaded runtime, and places
-    /// accepted connections on them in turn. A connection then stays on one
-    /// thread: no work stealing, and a Record between two connections of the
-    /// same thread is handed over without waking another thread — the lowest
-    /// latency on a small machine (see the crate doc's figures).
-    pub io_threads: usize,
 }

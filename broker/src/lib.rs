@@ -16,23 +16,38 @@
 //! # Ok(()) }
 //! ```
 //!
-//! ## Pieces
+//! ## Tour: which file holds what
 //!
-//! * [`mqtt`]: our own tokio listener and connection tasks, speaking MQTT
-//!   with **rumqttd's codecs** (`rumqttd::protocol::v4` / `v5`), guarded so
-//!   no client input reaches a panicking path of theirs;
-//! * `router`: the routing core — a [`dashmap`] index from topic filter to
-//!   subscribers and a bounded queue per connection with a counted overflow
-//!   policy;
-//! * [`ws`]: the USP WebSocket binding (tokio-tungstenite), in the same
-//!   fabric;
-//! * [`acl`], [`identity`], [`record_check`]: credentials, who a connection
-//!   is, which topics it may use, and the `from_id` check on every Record;
-//! * [`registry`]: who is connected, over what, since when, with counters;
-//! * [`link`]: [`LocalLink`], an in-process endpoint;
-//! * [`tls`]: rustls for both listeners, client certificates with the
-//!   `urn:bbf:usp:id:` SAN;
-//! * [`config`]: [`BrokerConfig`]; [`stats`]: counters and `metrics`.
+//! | file | what it holds |
+//! |---|---|
+//! | `broker.rs` | [`Broker::start`] (listeners, accept loops: TCP_NODELAY, connection limit, TLS), [`BrokerHandle`] (addresses, [`BrokerHandle::link`], registry, stats, graceful [`BrokerHandle::shutdown`]) |
+//! | [`config`] | [`BrokerConfig`] and its parts (serde/TOML), every default |
+//! | [`tls`] | rustls acceptors, client-certificate verification, the `urn:bbf:usp:id:` SAN |
+//! | `transport.rs` | a client socket, plain or TLS: read some, write all |
+//! | [`acl`] | credentials (constant-time), identities allowed, which filters an identity may subscribe to and which topics it may publish to |
+//! | [`identity`] | who a connection is: certificate SAN, else `usp-endpoint-id`, else ClientId (or WebSocket `eid`) |
+//! | [`topics`] | the topic layout (`usp/agent/<eid>`, `usp/controller/<eid>`) and the 3.1.1 `/reply-to=` suffix |
+//! | [`record_check`] | the `from_id` check every Record passes, reading the header in place ([`usp_proto::view::RecordView`]) |
+//! | `attachment.rs` | what every connection holds while attached (registry entry, queue, subscriptions); dropping it detaches |
+//! | `router/mod.rs` | the routing core: route a message into its subscribers' queues, the overflow policy |
+//! | `router/index.rs` | topic filter → subscribers (dashmap), looked up without scanning |
+//! | `router/outbox.rs` | the bounded per-connection queue, counted overflow |
+//! | `router/message.rs` | a routed Record, shared by its deliveries, with its MQTT encodings cached |
+//! | `mqtt/session.rs` | one MQTT connection from CONNECT to close: read, handle, deliver, keep-alive, takeover, goodbye |
+//! | `mqtt/connect.rs` | CONNECT → CONNACK decision (sans-I/O): credentials, identity, keep-alive, Response Information, `subscribe-topic` |
+//! | `mqtt/publish.rs`, `mqtt/subscribe.rs`, `mqtt/will.rs` | one inbound packet kind each |
+//! | `mqtt/deliver.rs`, `mqtt/inflight.rs` | queued deliveries into the write buffer; the QoS 1 window (sans-I/O) |
+//! | `mqtt/codec.rs`, `mqtt/frame.rs` | rumqttd's v4/v5 codecs behind a guard that checks each fixed header first (no client input reaches a panicking path of theirs) |
+//! | `ws/mod.rs`, `ws/handshake.rs` | the USP WebSocket binding: the upgrade's checks (sans-I/O), then one session per connection |
+//! | [`link`] | [`LocalLink`]: an in-process endpoint (the rules engine's Controller) |
+//! | [`registry`] | who is connected, over what, since when, Records and bytes each way; connect/disconnect events |
+//! | [`stats`] | broker-wide counters, mirrored to `metrics` |
+//!
+//! Benches: `benches/router.rs` (our routing core beside rumqttd's router,
+//! no sockets), `benches/load.rs` (end to end over TCP beside raw rumqttd,
+//! mosquitto and a TCP echo), `benches/record_check.rs` (the header check
+//! beside a full Record decode). Figures: `BENCHMARKS.md`, section "Broker
+//! (issue 4)".
 //!
 //! ## Why our own routing core and not rumqttd's router
 //!
@@ -62,7 +77,7 @@
 //! bounded queue per connection, nothing stored beyond those queues), on
 //! rumqttd's codecs; each publishing connection routes its own messages, in
 //! parallel with the others. End-to-end figures against raw rumqttd and
-//! mosquitto are in `benches/` (see the report of issue 4).
+//! mosquitto: `BENCHMARKS.md`, "Broker (issue 4)".
 
 pub mod acl;
 mod attachment;

@@ -128,7 +128,7 @@ impl LocalLink {
             self.att.shared().stats.drop_record(DropReason::NoDestination);
             return Err(LinkError::NoDestination);
         }
-        let topic = self.att.shared().policy.reply_topic(&header.to_id);
+        let topic = self.att.shared().policy.reply_topic(header.to_id);
         self.route(Bytes::from(topic), record).await
     }
 

@@ -35,9 +35,6 @@ max_record_size = 65536
 queue_max_messages = 100
 max_inflight = 16
 max_keep_alive_s = 120
-
-[runtime]
-io_threads = 1
 "#;
 
 #[test]
@@ -49,7 +46,6 @@ fn reads_the_documented_toml() {
     assert!(config.auth.anonymous_allowed());
     assert_eq!(config.access.controllers, vec!["self::site-rules".to_owned()]);
     assert_eq!((config.limits.max_record_size, config.limits.max_inflight), (65536, 16));
-    assert_eq!(config.runtime.io_threads, 1);
     // Unset limits keep their defaults.
     assert_eq!(config.limits.queue_max_bytes, 16 << 20);
     assert!(format!("{:?}", config.auth.users[0]).contains("***"), "passwords stay out of logs");

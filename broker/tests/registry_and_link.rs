@@ -188,17 +188,14 @@ async fn connections_beyond_the_limit_are_refused() {
     broker.shutdown().await;
 }
 
-/// With dedicated I/O threads, MQTT 5, 3.1.1, WebSocket and in-process
-/// endpoints still meet in one fabric, and shutdown still drains and ends.
-#[tokio::test]
-async fn dedicated_io_threads() {
+/// On a multi-threaded runtime — connections on other threads than the
+/// in-process link — MQTT 5, 3.1.1, WebSocket and in-process endpoints meet
+/// in one fabric, and shutdown still drains and ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_fabric_across_threads() {
     use futures_util::{SinkExt, StreamExt};
     use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
-    let broker = broker(|c| {
-        c.runtime.io_threads = 2;
-        c.access.controllers = vec![RULES.into()];
-    })
-    .await;
+    let broker = broker(|c| c.access.controllers = vec![RULES.into()]).await;
     let addr = broker.mqtt_addrs()[0];
     let mut a5 = Mqtt5::connect(addr, "proto::io5").await;
     a5.subscribe("usp/agent/proto::io5", Q5::AtLeastOnce).await;
@@ -215,7 +212,9 @@ async fn dedicated_io_threads() {
     }
     assert_eq!(msg_id(&a5.next_publish().await.payload), "proto::io5");
     assert_eq!(msg_id(&a4.next_publish().await.payload), "proto::io4");
-    let Some(Ok(Message::Binary(record))) = ws.next().await else { panic!("a Record over WebSocket") };
+    let Some(Ok(Message::Binary(record))) = within("a Record over WebSocket", ws.next()).await else {
+        panic!("a Record over WebSocket")
+    };
     assert_eq!(msg_id(&record), "proto::iows");
     ws.send(Message::Binary(get_response("proto::iows", RULES, "back"))).await.unwrap();
     assert_eq!(msg_id(within("the answer", link.recv()).await.unwrap().record()), "back");

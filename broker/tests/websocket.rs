@@ -278,3 +278,95 @@ async fn silent_sessions_are_closed() {
     assert!(broker.registry().find("proto::mute").is_empty());
     broker.shutdown().await;
 }
+
+/// An endpoint whose upgrade was accepted is reachable at once: it is
+/// registered and subscribed before the 101 is written, like an MQTT client
+/// before its CONNACK. With the session on another thread than the sender
+/// (a multi-threaded runtime), a Record sent right after the handshake was
+/// otherwise unrouted whenever the session's thread was preempted between
+/// writing the 101 and attaching — a few runs in a hundred on this loaded
+/// machine; many endpoints at once widen the window.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reachable_as_soon_as_upgraded() {
+    let broker = broker(|c| c.access.controllers = vec![CTL.into()]).await;
+    let addr = broker.websocket_addrs()[0];
+    let link = std::sync::Arc::new(tokio::sync::Mutex::new(broker.link(CTL).unwrap()));
+    let endpoints: Vec<_> = (0..200)
+        .map(|i| {
+            let link = link.clone();
+            tokio::spawn(async move {
+                let eid = format!("proto::fresh{i}");
+                let mut ws = usp_ws(addr, &eid).await;
+                link.lock().await.send(get_request(CTL, &eid, &eid)).await.unwrap();
+                assert_eq!(msg_id(&next_record(&mut ws).await), eid);
+                ws
+            })
+        })
+        .collect();
+    let mut open = Vec::new();
+    for endpoint in endpoints {
+        open.push(endpoint.await.unwrap());
+    }
+    assert_eq!(broker.stats().unrouted, 0);
+    broker.shutdown().await;
+}
+
+/// Bad input on the WebSocket port: bytes that are not HTTP, an upgrade
+/// request cut off half way, and an endless header are each closed (the
+/// last two by `connect_timeout_ms` at the latest) without a session, and a
+/// WebSocket endpoint and an MQTT peer keep talking meanwhile.
+#[tokio::test]
+async fn bad_input_on_the_websocket_port() {
+    use tokio::io::AsyncWriteExt;
+    let broker = broker(|c| {
+        c.limits.connect_timeout_ms = 500;
+        c.access.controllers = vec![CTL.into()];
+    })
+    .await;
+    let addr = broker.websocket_addrs()[0];
+    let mut garbage = TcpStream::connect(addr).await.unwrap();
+    garbage.write_all(b"\x16\x03\x01\x02\x00\xff\xfe garbage\r\n\r\n").await.unwrap();
+    let mut half = TcpStream::connect(addr).await.unwrap();
+    half.write_all(b"GET /usp?eid=proto::half HTTP/1.1\r\nHost: x\r\nUpgra").await.unwrap();
+    let mut endless = TcpStream::connect(addr).await.unwrap();
+    endless.write_all(b"GET /usp HTTP/1.1\r\n").await.unwrap();
+    let header = format!("X-Filler: {}\r\n", "a".repeat(1000));
+    for _ in 0..64 {
+        if endless.write_all(header.as_bytes()).await.is_err() {
+            break;
+        }
+    }
+
+    let mut agent = usp_ws(addr, "proto::ws-ok").await;
+    let mut ctl = Mqtt5::connect(broker.mqtt_addrs()[0], CTL).await;
+    ctl.subscribe("usp/controller/proto::ctl", Q5::AtLeastOnce).await;
+    ctl.publish("usp/agent/proto::ws-ok", Q5::AtLeastOnce, get_request(CTL, "proto::ws-ok", "ok"), None)
+        .await;
+    assert_eq!(msg_id(&next_record(&mut agent).await), "ok");
+    agent.send(Message::Binary(get_response("proto::ws-ok", CTL, "ok"))).await.unwrap();
+    assert_eq!(msg_id(&ctl.next_publish().await.payload), "ok");
+
+    for (name, s) in [("garbage", &mut garbage), ("half", &mut half), ("endless", &mut endless)] {
+        let answer = read_until_closed(s).await;
+        assert!(!answer.starts_with(b"HTTP/1.1 101"), "{name}: no session");
+    }
+    assert_eq!(broker.registry().len(), 2, "only the good endpoints are registered");
+    assert!(broker.stats().connections_refused >= 3);
+    broker.shutdown().await;
+}
+
+async fn read_until_closed(s: &mut TcpStream) -> Vec<u8> {
+    use tokio::io::AsyncReadExt;
+    let mut seen = Vec::new();
+    within("the broker to close the socket", async {
+        let mut buf = [0u8; 4096];
+        loop {
+            match s.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => seen.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await;
+    seen
+}

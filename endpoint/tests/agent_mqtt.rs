@@ -9,13 +9,10 @@
 #[allow(dead_code)]
 mod fixture;
 
-use std::{path::PathBuf, process::Stdio, time::Duration};
+use std::time::Duration;
+use usp_testkit::Mosquitto;
 
 use fixture::{AGENT, CTRL, Log, room};
-use tokio::{
-    io::{AsyncBufReadExt, BufReader},
-    process::{Child, Command},
-};
 use usp_endpoint::agent::{Agent, runtime};
 use usp_endpoint::controller::{
     ClientConfig, ConnectedMtp, Controller, ControllerClient, Incoming, NotifType, SubscriptionSpec,
@@ -30,56 +27,6 @@ use usp_proto::{
     usp_record::mqtt_connect_record::MqttVersion,
 };
 
-/// Where mosquitto lives (Debian installs it in /usr/sbin).
-fn mosquitto_binary() -> PathBuf {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain(["/usr/sbin".into(), "/usr/local/sbin".into()])
-        .map(|dir| dir.join("mosquitto"))
-        .find(|p| p.is_file())
-        .expect("`mosquitto` not found: install it with `apt-get install -y mosquitto`")
-}
-
-/// A mosquitto on a free loopback port, killed on drop.
-struct Mosquitto {
-    port: u16,
-    dir: PathBuf,
-    _child: Child,
-}
-
-impl Mosquitto {
-    async fn start() -> Mosquitto {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let dir = std::env::temp_dir().join(format!("uspmesh-agent-mosquitto-{}-{port}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let conf = dir.join("mosquitto.conf");
-        std::fs::write(&conf, format!("listener {port} 127.0.0.1\nallow_anonymous true\nlog_dest stderr\n"))
-            .unwrap();
-        let mut child = Command::new(mosquitto_binary())
-            .arg("-c")
-            .arg(&conf)
-            .stderr(Stdio::piped())
-            .stdout(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        while let Some(line) = lines.next_line().await.unwrap() {
-            if line.contains(" running") {
-                break;
-            }
-        }
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        Mosquitto { port, dir, _child: child }
-    }
-}
-
-impl Drop for Mosquitto {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
 fn config(eid: &str, role: Role, port: u16) -> MqttConfig {
     MqttConfig {
         retry: RetryPolicy { min_wait: Duration::from_millis(50), multiplier: 1000, max_wait: None },
@@ -90,10 +37,10 @@ fn config(eid: &str, role: Role, port: u16) -> MqttConfig {
 #[tokio::test]
 async fn controller_and_agent_over_mosquitto() {
     tokio::time::timeout(Duration::from_secs(30), async {
-        let broker = Mosquitto::start().await;
+        let broker = Mosquitto::start();
 
         let (ctrl_mqtt, ctrl_link) =
-            MqttClient::connect(config(CTRL, Role::Controller, broker.port)).await.unwrap();
+            MqttClient::connect(config(CTRL, Role::Controller, broker.port())).await.unwrap();
         let (client, mut notifications) =
             ControllerClient::spawn(Controller::new(CTRL).unwrap(), ctrl_link, ClientConfig::default());
 
@@ -101,7 +48,7 @@ async fn controller_and_agent_over_mosquitto() {
         let agent = Agent::builder(AGENT, room(&log)).full_access(CTRL).build(runtime::system_now()).unwrap();
         let reports = agent.report_queue();
         let agent_config =
-            config(AGENT, Role::Agent, broker.port).with_peer(CTRL, "usp/controller/self::rules");
+            config(AGENT, Role::Agent, broker.port()).with_peer(CTRL, "usp/controller/self::rules");
         let (agent_mqtt, agent_link) = MqttClient::connect(agent_config).await.unwrap();
         let agent = runtime::spawn(agent, agent_link);
 

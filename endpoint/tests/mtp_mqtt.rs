@@ -6,19 +6,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers, not input paths
 
-use std::{
-    path::PathBuf,
-    process::Stdio,
-    sync::atomic::{AtomicU32, Ordering},
-    time::Duration,
-};
+use std::time::Duration;
+use usp_testkit::Mosquitto;
 
 use bytes::Bytes;
-use tokio::{
-    io::{AsyncBufReadExt, BufReader},
-    process::{Child, Command},
-    sync::mpsc,
-};
+use tokio::{process::Command, sync::mpsc};
 use usp_endpoint::{
     controller::{ClientConfig, ConnectedMtp, Controller, ControllerClient, Incoming, Notifications},
     mtp::{
@@ -35,79 +27,6 @@ use usp_proto::{
 
 const CTRL: &str = "self::rules";
 const AGENT: &str = "proto::room101";
-
-/// Where mosquitto lives (Debian installs it in /usr/sbin, often not on PATH).
-fn mosquitto_binary(name: &str) -> PathBuf {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain(["/usr/sbin".into(), "/usr/local/sbin".into(), "/usr/bin".into()])
-        .map(|dir| dir.join(name))
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| {
-            panic!("`{name}` not found: these tests need a real broker; install it with `apt-get install -y mosquitto mosquitto-clients`")
-        })
-}
-
-/// A mosquitto process on 127.0.0.1:`port`, killed on drop.
-struct Mosquitto {
-    port: u16,
-    dir: PathBuf,
-    child: Child,
-}
-
-static INSTANCE: AtomicU32 = AtomicU32::new(0);
-
-impl Mosquitto {
-    async fn start() -> Mosquitto {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let n = INSTANCE.fetch_add(1, Ordering::SeqCst);
-        let dir = std::env::temp_dir().join(format!("uspmesh-mosquitto-{}-{n}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        Mosquitto::start_on(port, dir).await
-    }
-
-    async fn start_on(port: u16, dir: PathBuf) -> Mosquitto {
-        std::fs::create_dir_all(&dir).unwrap();
-        let conf = dir.join("mosquitto.conf");
-        std::fs::write(&conf, format!("listener {port} 127.0.0.1\nallow_anonymous true\nlog_dest stderr\n"))
-            .unwrap();
-        let mut child = Command::new(mosquitto_binary("mosquitto"))
-            .arg("-c")
-            .arg(&conf)
-            .stderr(Stdio::piped())
-            .stdout(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let ready = tokio::time::timeout(Duration::from_secs(10), async {
-            while let Some(line) = lines.next_line().await.unwrap() {
-                if line.contains(" running") {
-                    return true;
-                }
-            }
-            false
-        })
-        .await;
-        assert_eq!(ready, Ok(true), "mosquitto did not start on port {port}");
-        // Keep draining its log so it never blocks on a full pipe.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        Mosquitto { port, dir, child }
-    }
-
-    async fn stop(mut self) -> (u16, PathBuf) {
-        self.child.kill().await.unwrap();
-        (self.port, self.dir.clone())
-    }
-}
-
-impl Drop for Mosquitto {
-    fn drop(&mut self) {
-        // The process is killed by `kill_on_drop`; its config goes too
-        // (`start_on` writes it again for a restart).
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
 
 fn config(eid: &str, role: Role, version: MqttVersion, port: u16) -> MqttConfig {
     MqttConfig {
@@ -177,10 +96,10 @@ impl Agent {
 
 /// Get, notification and NotifyResp across one pair of versions.
 async fn exchange(ctrl_version: MqttVersion, agent_version: MqttVersion) {
-    let broker = Mosquitto::start().await;
-    let (_ctrl_mqtt, client, mut notifications) = controller(ctrl_version, broker.port, |c| c).await;
+    let broker = Mosquitto::start();
+    let (_ctrl_mqtt, client, mut notifications) = controller(ctrl_version, broker.port(), |c| c).await;
     let mut agent =
-        agent(agent_version, broker.port, |c| c.with_peer(CTRL, "usp/controller/self::rules")).await;
+        agent(agent_version, broker.port(), |c| c.with_peer(CTRL, "usp/controller/self::rules")).await;
 
     // R-MTP.6: the Agent announced itself with its topic and version.
     let Some(Incoming::Connected(connected)) = notifications.recv().await else { panic!() };
@@ -275,14 +194,14 @@ async fn spy(
 #[tokio::test]
 async fn the_reply_to_topic_travels_as_response_topic_in_v5_and_as_suffix_in_v311() {
     bounded(async {
-        let broker = Mosquitto::start().await;
-        let mut wire = spy(broker.port, "#").await;
+        let broker = Mosquitto::start();
+        let mut wire = spy(broker.port(), "#").await;
         // The controller listens on a custom topic, so the agent can only answer
         // correctly by using the reply-to it received.
         let custom = |c: MqttConfig| MqttConfig { reply_topic: Some("site/a/ctrl-replies".into()), ..c };
         for version in [MqttVersion::V5, MqttVersion::V311] {
-            let (_m, client, _n) = controller(version, broker.port, custom).await;
-            let _agent = agent(MqttVersion::V5, broker.port, |c| c).await;
+            let (_m, client, _n) = controller(version, broker.port(), custom).await;
+            let _agent = agent(MqttVersion::V5, broker.port(), |c| c).await;
             client.get(AGENT, ["Device."]).await.unwrap();
 
             let (topic, content_type, response_topic, _) = wire.recv().await.unwrap();
@@ -312,15 +231,15 @@ async fn the_reply_to_topic_travels_as_response_topic_in_v5_and_as_suffix_in_v31
 #[tokio::test]
 async fn a_v311_notify_from_mosquitto_pub_is_answered_on_its_reply_to_topic() {
     bounded(async {
-        let broker = Mosquitto::start().await;
-        let (_m, _client, mut notifications) = controller(MqttVersion::V5, broker.port, |c| c).await;
-        let mut wire = spy(broker.port, "usp/agent/proto::pubber/#").await;
+        let broker = Mosquitto::start();
+        let (_m, _client, mut notifications) = controller(MqttVersion::V5, broker.port(), |c| c).await;
+        let mut wire = spy(broker.port(), "usp/agent/proto::pubber/#").await;
         let notify = Notify::value_change("sub-9", true, "Device.X", "1");
         let record = Record::no_session_context_msg(CTRL, "proto::pubber", &Msg::request("pub-1", notify));
         let file = std::env::temp_dir().join(format!("uspmesh-notify-{}.pb", std::process::id()));
         std::fs::write(&file, record.encode_to_bytes()).unwrap();
-        let status = Command::new(mosquitto_binary("mosquitto_pub"))
-            .args(["-V", "mqttv311", "-h", "127.0.0.1", "-p", &broker.port.to_string(), "-q", "1"])
+        let status = Command::new(usp_testkit::installed("mosquitto_pub", "mosquitto-clients"))
+            .args(["-V", "mqttv311", "-h", "127.0.0.1", "-p", &broker.port().to_string(), "-q", "1"])
             .args(["-t", "usp/controller/self::rules/reply-to=usp%2Fagent%2Fproto::pubber", "-f"])
             .arg(&file)
             .status()
@@ -341,10 +260,12 @@ async fn a_v311_notify_from_mosquitto_pub_is_answered_on_its_reply_to_topic() {
 async fn publishes_with_another_content_type_are_not_records() {
     bounded(async {
         use rumqttc::v5::{AsyncClient, MqttOptions, mqttbytes::QoS, mqttbytes::v5::PublishProperties};
-        let broker = Mosquitto::start().await;
+        let broker = Mosquitto::start();
         let (_m, Link { mut incoming, .. }) =
-            MqttClient::connect(config(CTRL, Role::Controller, MqttVersion::V5, broker.port)).await.unwrap();
-        let (raw, mut eventloop) = AsyncClient::new(MqttOptions::new("raw", "127.0.0.1", broker.port), 16);
+            MqttClient::connect(config(CTRL, Role::Controller, MqttVersion::V5, broker.port()))
+                .await
+                .unwrap();
+        let (raw, mut eventloop) = AsyncClient::new(MqttOptions::new("raw", "127.0.0.1", broker.port()), 16);
         tokio::spawn(async move { while eventloop.poll().await.is_ok() {} });
         let json = Record::websocket_connect(CTRL, "proto::json-publisher").encode_to_bytes();
         let usp = Record::websocket_connect(CTRL, "proto::usp-publisher").encode_to_bytes();
@@ -372,25 +293,25 @@ async fn publishes_with_another_content_type_are_not_records() {
 #[tokio::test]
 async fn v5_keeps_the_server_assigned_client_id_and_reconnects_after_a_broker_restart() {
     bounded(async {
-        let broker = Mosquitto::start().await;
-        let (ctrl_mqtt, client, mut notifications) = controller(MqttVersion::V5, broker.port, |c| c).await;
+        let mut broker = Mosquitto::start();
+        let (ctrl_mqtt, client, mut notifications) = controller(MqttVersion::V5, broker.port(), |c| c).await;
         let slow_retry = |c: MqttConfig| MqttConfig {
             retry: RetryPolicy { min_wait: Duration::from_millis(500), multiplier: 1000, max_wait: None },
             ..c.with_peer(CTRL, "usp/controller/self::rules")
         };
-        let agent = agent(MqttVersion::V5, broker.port, slow_retry).await;
+        let agent = agent(MqttVersion::V5, broker.port(), slow_retry).await;
         assert!(matches!(notifications.recv().await, Some(Incoming::Connected(_))));
         let assigned = agent.mqtt.client_id();
         assert!(!assigned.is_empty(), "R-MQTT.9: the server assigned a ClientId");
 
-        let (port, dir) = broker.stop().await;
+        broker.stop();
         agent.mqtt.wait_disconnected().await;
         ctrl_mqtt.wait_disconnected().await;
         let record = Record::websocket_connect(CTRL, AGENT).encode_to_bytes();
         assert_eq!(agent.sender.send(CTRL, record).await, Err(LinkError::NotConnected));
         assert!(matches!(agent.mqtt.status(), SessionStatus::Retrying { .. }));
 
-        let _broker = Mosquitto::start_on(port, dir).await;
+        broker.resume();
         // The controller retries every 50 ms, the agent every 500 ms: the
         // controller is subscribed again when the agent reconnects, so it sees
         // the agent's new MQTTConnect Record (R-MTP.6, sent on every session).
@@ -411,10 +332,11 @@ async fn v5_keeps_the_server_assigned_client_id_and_reconnects_after_a_broker_re
 #[tokio::test]
 async fn a_graceful_agent_shutdown_sends_a_disconnect_record() {
     bounded(async {
-        let broker = Mosquitto::start().await;
-        let (_m, _client, mut notifications) = controller(MqttVersion::V5, broker.port, |c| c).await;
+        let broker = Mosquitto::start();
+        let (_m, _client, mut notifications) = controller(MqttVersion::V5, broker.port(), |c| c).await;
         let agent =
-            agent(MqttVersion::V311, broker.port, |c| c.with_peer(CTRL, "usp/controller/self::rules")).await;
+            agent(MqttVersion::V311, broker.port(), |c| c.with_peer(CTRL, "usp/controller/self::rules"))
+                .await;
         assert!(matches!(notifications.recv().await, Some(Incoming::Connected(_))));
         agent.mqtt.shutdown(Duration::from_secs(5)).await;
         let Some(Incoming::Disconnected(d)) = notifications.recv().await else { panic!() };
@@ -476,10 +398,10 @@ fn refusing(c: MqttConfig) -> MqttConfig {
 #[tokio::test]
 async fn refuse_a_v311_agent_answers_a_suffixless_request_with_an_error_and_ceases_until_fixed() {
     bounded(async {
-        let broker = Mosquitto::start().await;
-        let mut wire = spy(broker.port, "usp/controller/#").await;
+        let broker = Mosquitto::start();
+        let mut wire = spy(broker.port(), "usp/controller/#").await;
         let cfg = refusing(
-            config(AGENT, Role::Agent, MqttVersion::V311, broker.port)
+            config(AGENT, Role::Agent, MqttVersion::V311, broker.port())
                 .with_peer(CTRL, "usp/controller/self::rules"),
         );
         let (_agent, Link { sender, mut incoming }) = MqttClient::connect(cfg).await.unwrap();
@@ -492,7 +414,7 @@ async fn refuse_a_v311_agent_answers_a_suffixless_request_with_an_error_and_ceas
         // An MQTT 5 controller's Get reaches the 3.1.1 agent without a
         // `/reply-to=` (its Response Topic is invisible to 3.1.1): mismatch,
         // and the controller's topic is configured, so R-MQTT.26a applies.
-        let raw = raw_v5(broker.port, "raw-ctrl").await;
+        let raw = raw_v5(broker.port(), "raw-ctrl").await;
         publish_raw(
             &raw,
             "usp/agent/proto::room101",
@@ -543,20 +465,20 @@ async fn refuse_a_v311_agent_answers_a_suffixless_request_with_an_error_and_ceas
 #[tokio::test]
 async fn refuse_a_v5_controller_ceases_with_an_agent_that_announces_mqtt_3_1_1() {
     bounded(async {
-        let broker = Mosquitto::start().await;
-        let mut wire = spy(broker.port, "usp/controller/#").await;
-        let cfg = refusing(config(CTRL, Role::Controller, MqttVersion::V5, broker.port));
+        let broker = Mosquitto::start();
+        let mut wire = spy(broker.port(), "usp/controller/#").await;
+        let cfg = refusing(config(CTRL, Role::Controller, MqttVersion::V5, broker.port()));
         let (_ctrl, Link { sender, mut incoming }) = MqttClient::connect(cfg).await.unwrap();
         let with_ctrl = |c: MqttConfig| c.with_peer(CTRL, "usp/controller/self::rules");
 
-        let old_agent = agent(MqttVersion::V311, broker.port, with_ctrl).await;
+        let old_agent = agent(MqttVersion::V311, broker.port(), with_ctrl).await;
         let (_, _, _, connect) = wire.recv().await.unwrap();
         assert_eq!(usp_proto::view::RecordView::parse(&connect).unwrap().from_id, AGENT);
         // A marker from a matching MQTT 5 peer, published after mosquitto
         // handled the agent's MQTTConnect, so delivered to the controller
         // after it: the first record the controller hands over is the
         // marker, because the MQTTConnect was refused.
-        let raw = raw_v5(broker.port, "marker").await;
+        let raw = raw_v5(broker.port(), "marker").await;
         let marker = Record::websocket_connect(CTRL, "proto::marker").encode_to_bytes();
         publish_raw(&raw, "usp/controller/self::rules", Some("usp/agent/proto::marker"), marker.clone()).await;
         assert_eq!(incoming.recv().await.unwrap(), marker, "the 3.1.1 MQTTConnect was not delivered");
@@ -566,7 +488,7 @@ async fn refuse_a_v5_controller_ceases_with_an_agent_that_announces_mqtt_3_1_1()
 
         // The agent comes back speaking MQTT 5: its MQTTConnect shows our
         // version, so communication resumes.
-        let _new_agent = agent(MqttVersion::V5, broker.port, with_ctrl).await;
+        let _new_agent = agent(MqttVersion::V5, broker.port(), with_ctrl).await;
         let connect = usp_proto::decode::Limits::default().decode_record(incoming.recv().await.unwrap()).unwrap();
         assert_eq!(connect.from_id, AGENT);
         assert!(matches!(

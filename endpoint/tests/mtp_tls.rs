@@ -13,13 +13,13 @@
 use std::{
     net::SocketAddr,
     path::{Path, PathBuf},
-    process::Stdio,
     sync::{
         Arc,
         atomic::{AtomicU32, Ordering},
     },
     time::Duration,
 };
+use usp_testkit::Mosquitto;
 
 use futures_util::{SinkExt, StreamExt};
 use rcgen::{
@@ -27,12 +27,7 @@ use rcgen::{
     KeyUsagePurpose, SanType,
 };
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-use tokio::{
-    io::{AsyncBufReadExt, BufReader},
-    net::TcpListener,
-    process::{Child, Command},
-    sync::oneshot,
-};
+use tokio::{net::TcpListener, sync::oneshot};
 use tokio_tungstenite::tungstenite::{
     Message,
     handshake::server::{ErrorResponse, Request, Response},
@@ -214,15 +209,6 @@ fn endpoint_id_of(der: &[u8]) -> Option<String> {
 // ---------------------------------------------------------------------------
 // mosquitto
 
-fn mosquitto_binary() -> PathBuf {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain(["/usr/sbin".into(), "/usr/local/sbin".into()])
-        .map(|dir| dir.join("mosquitto"))
-        .find(|p| p.is_file())
-        .expect("`mosquitto` not found: install it with `apt-get install -y mosquitto`")
-}
-
 /// How mosquitto's listener is secured.
 #[derive(Clone, Copy)]
 enum Listener<'a> {
@@ -234,52 +220,16 @@ enum Listener<'a> {
     },
 }
 
-/// A mosquitto process on 127.0.0.1, killed on drop.
-struct Mosquitto {
-    port: u16,
-    _child: Child,
-    _dir: TempDir,
-}
-
-impl Mosquitto {
-    async fn start(listener: Listener<'_>) -> Mosquitto {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let dir = TempDir::new("mosquitto-tls");
-        let mut conf = format!("listener {port} 127.0.0.1\nallow_anonymous true\nlog_dest stderr\n");
-        if let Listener::Tls { pki, require_certificate } = listener {
-            conf += &format!(
-                "cafile {}\ncertfile {}\nkeyfile {}\nrequire_certificate {require_certificate}\n",
-                pki.ca.cert_file.display(),
-                pki.server.cert_file.display(),
-                pki.server.key_file.display(),
-            );
-        }
-        let conf_file = dir.0.join("mosquitto.conf");
-        std::fs::write(&conf_file, conf).unwrap();
-        let mut child = Command::new(mosquitto_binary())
-            .arg("-c")
-            .arg(&conf_file)
-            .stderr(Stdio::piped())
-            .stdout(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let ready = tokio::time::timeout(Duration::from_secs(10), async {
-            while let Some(line) = lines.next_line().await.unwrap() {
-                if line.contains(" running") {
-                    return Ok(());
-                }
-                if line.contains("Error") {
-                    return Err(line);
-                }
-            }
-            Err("mosquitto exited".to_owned())
-        })
-        .await;
-        assert_eq!(ready, Ok(Ok(())), "mosquitto did not start on port {port}");
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        Mosquitto { port, _child: child, _dir: dir }
+/// A mosquitto whose listener is secured as `listener` says.
+fn mosquitto(listener: Listener<'_>) -> Mosquitto {
+    match listener {
+        Listener::Plain => Mosquitto::start(),
+        Listener::Tls { pki, require_certificate } => Mosquitto::start_with(&format!(
+            "cafile {}\ncertfile {}\nkeyfile {}\nrequire_certificate {require_certificate}\n",
+            pki.ca.cert_file.display(),
+            pki.server.cert_file.display(),
+            pki.server.key_file.display(),
+        )),
     }
 }
 
@@ -324,11 +274,11 @@ fn tls_failure_of_mqtt(result: Result<(MqttClient, Link<impl RecordSender>), Mqt
 async fn mqtts_request_response_with_mutual_tls_in_both_mqtt_versions() {
     bounded(async {
         let pki = Pki::new();
-        let broker = Mosquitto::start(Listener::Tls { pki: &pki, require_certificate: true }).await;
+        let broker = mosquitto(Listener::Tls { pki: &pki, require_certificate: true });
 
         // The Controller: MQTT 5, CA and identity from PEM files, connecting
         // to "localhost" (checked against the certificate's DNS SAN).
-        let ctrl_cfg = mqtt_config(CTRL, Role::Controller, MqttVersion::V5, "localhost", broker.port)
+        let ctrl_cfg = mqtt_config(CTRL, Role::Controller, MqttVersion::V5, "localhost", broker.port())
             .with_tls(pki.client_tls(&pki.controller));
         let (_ctrl_mqtt, link) = MqttClient::connect(ctrl_cfg).await.unwrap();
         let (client, mut notifications) =
@@ -337,7 +287,7 @@ async fn mqtts_request_response_with_mutual_tls_in_both_mqtt_versions() {
         // The Agent: MQTT 3.1.1, CA and identity in memory, connecting to
         // 127.0.0.1 (checked against the IP SAN).
         let agent_tls = TlsConfig::with_ca_der(vec![pki.ca.der.clone()]).with_identity(pki.agent.identity());
-        let agent_cfg = mqtt_config(AGENT, Role::Agent, MqttVersion::V311, "127.0.0.1", broker.port)
+        let agent_cfg = mqtt_config(AGENT, Role::Agent, MqttVersion::V311, "127.0.0.1", broker.port())
             .with_peer(CTRL, "usp/controller/self::rules")
             .with_tls(agent_tls);
         let (_agent_mqtt, agent_link) = MqttClient::connect(agent_cfg).await.unwrap();
@@ -370,16 +320,16 @@ async fn mqtts_request_response_with_mutual_tls_in_both_mqtt_versions() {
 async fn mqtts_refuses_a_server_whose_ca_is_not_trusted() {
     bounded(async {
         let pki = Pki::new();
-        let broker = Mosquitto::start(Listener::Tls { pki: &pki, require_certificate: false }).await;
+        let broker = mosquitto(Listener::Tls { pki: &pki, require_certificate: false });
         let cfg = |tls| {
-            mqtt_config(CTRL, Role::Controller, MqttVersion::V5, "127.0.0.1", broker.port).with_tls(tls)
+            mqtt_config(CTRL, Role::Controller, MqttVersion::V5, "127.0.0.1", broker.port()).with_tls(tls)
         };
 
         let failure = tls_failure_of_mqtt(
             MqttClient::connect(cfg(TlsConfig::with_ca_file(&pki.other_ca.cert_file))).await,
         );
         assert_eq!(failure.kind, TlsFailureKind::UntrustedServer, "{failure}");
-        assert_eq!(failure.peer, format!("127.0.0.1:{}", broker.port));
+        assert_eq!(failure.peer, format!("127.0.0.1:{}", broker.port()));
         let text = MqttError::Tls(failure).to_string();
         assert!(text.contains("not signed by a trusted CA"), "a clear message: {text}");
 
@@ -400,9 +350,9 @@ async fn mqtts_refuses_a_server_whose_ca_is_not_trusted() {
 async fn mqtts_with_a_required_client_certificate_refuses_a_client_without_one() {
     bounded(async {
         let pki = Pki::new();
-        let broker = Mosquitto::start(Listener::Tls { pki: &pki, require_certificate: true }).await;
+        let broker = mosquitto(Listener::Tls { pki: &pki, require_certificate: true });
         for version in [MqttVersion::V5, MqttVersion::V311] {
-            let cfg = mqtt_config(AGENT, Role::Agent, version, "127.0.0.1", broker.port)
+            let cfg = mqtt_config(AGENT, Role::Agent, version, "127.0.0.1", broker.port())
                 .with_tls(TlsConfig::with_ca_file(&pki.ca.cert_file));
             let failure = tls_failure_of_mqtt(MqttClient::connect(cfg).await);
             assert_eq!(failure.kind, TlsFailureKind::ClientCertificateRefused, "{version:?}: {failure}");
@@ -411,7 +361,7 @@ async fn mqtts_with_a_required_client_certificate_refuses_a_client_without_one()
         let foreign =
             Identity::new(vec![pki.other_ca.der.clone()], PrivateKeyDer::Pkcs8(pki.other_ca.key.clone_key()))
                 .unwrap();
-        let cfg = mqtt_config(AGENT, Role::Agent, MqttVersion::V5, "127.0.0.1", broker.port)
+        let cfg = mqtt_config(AGENT, Role::Agent, MqttVersion::V5, "127.0.0.1", broker.port())
             .with_tls(TlsConfig::with_ca_file(&pki.ca.cert_file).with_identity(foreign));
         let failure = tls_failure_of_mqtt(MqttClient::connect(cfg).await);
         assert_eq!(failure.kind, TlsFailureKind::ClientCertificateRefused, "{failure}");
@@ -679,15 +629,15 @@ async fn client_sockets_have_tcp_nodelay_plain_and_tls() {
     bounded(async {
         let pki = Pki::new();
         for listener in [Listener::Plain, Listener::Tls { pki: &pki, require_certificate: false }] {
-            let broker = Mosquitto::start(listener).await;
+            let broker = mosquitto(listener);
             let tls = matches!(listener, Listener::Tls { .. });
             for version in [MqttVersion::V5, MqttVersion::V311] {
-                let mut cfg = mqtt_config(AGENT, Role::Agent, version, "127.0.0.1", broker.port);
+                let mut cfg = mqtt_config(AGENT, Role::Agent, version, "127.0.0.1", broker.port());
                 if tls {
                     cfg = cfg.with_tls(TlsConfig::with_ca_file(&pki.ca.cert_file));
                 }
                 let (client, _link) = MqttClient::connect(cfg).await.unwrap();
-                let peer: SocketAddr = ([127, 0, 0, 1], broker.port).into();
+                let peer: SocketAddr = ([127, 0, 0, 1], broker.port()).into();
                 assert_eq!(nodelay_of_sockets_connected_to(peer), [true], "MQTT {version:?}, TLS {tls}");
                 client.shutdown(Duration::from_secs(5)).await;
             }

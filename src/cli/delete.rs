@@ -31,13 +31,7 @@ pub(crate) async fn run(args: DeleteArgs) -> Result<(), CliError> {
     let answer = session.client.delete(&args.target.to, delete).await;
     session.close().await;
     let outcomes = args.target.answer(answer)?;
-    let failures = failures(&outcomes);
-    if args.target.json {
-        render::print_json(&to_json(&outcomes))?;
-    } else {
-        render::print(&to_text(&outcomes))?;
-    }
-    if failures.is_empty() { Ok(()) } else { Err(CliError::Usp(failures)) }
+    render::conclude(args.target.json, || to_json(&outcomes), || to_text(&outcomes), failures(&outcomes))
 }
 
 fn failures(outcomes: &[DeleteOutcome]) -> Vec<UspFailure> {

@@ -32,13 +32,7 @@ pub(crate) async fn run(args: GetArgs) -> Result<(), CliError> {
     let answer = session.client.get_with(&args.target.to, get).await;
     session.close().await;
     let resp = args.target.answer(answer)?;
-    let failures = failures(&resp);
-    if args.target.json {
-        render::print_json(&to_json(&resp))?;
-    } else {
-        render::print(&to_text(&resp))?;
-    }
-    if failures.is_empty() { Ok(()) } else { Err(CliError::Usp(failures)) }
+    render::conclude(args.target.json, || to_json(&resp), || to_text(&resp), failures(&resp))
 }
 
 /// The requested paths the Agent could not answer.

@@ -69,11 +69,6 @@ pub(crate) async fn run(args: OperateArgs) -> Result<(), CliError> {
     let result = execute(&mut session, &args, operate, &key).await;
     session.close().await;
     let results = result?;
-    if args.target.json {
-        render::print_json(&to_json(&key, &results))?;
-    } else {
-        render::print(&to_text(&results))?;
-    }
     let failures: Vec<UspFailure> = results
         .iter()
         .filter_map(|(_, d)| match d {
@@ -81,7 +76,7 @@ pub(crate) async fn run(args: OperateArgs) -> Result<(), CliError> {
             _ => None,
         })
         .collect();
-    if failures.is_empty() { Ok(()) } else { Err(CliError::Usp(failures)) }
+    render::conclude(args.target.json, || to_json(&key, &results), || to_text(&results), failures)
 }
 
 /// A random hexadecimal token for keys and subscription IDs.

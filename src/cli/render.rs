@@ -38,6 +38,23 @@ pub(crate) fn print_json(value: &Value) -> Result<(), CliError> {
     print(&text)
 }
 
+/// Ends a Controller command: prints its answer (JSON for scripts, text
+/// otherwise), then maps the USP failures it held to exit status 1 (their
+/// codes are printed by [`CliError::Usp`]); none is success.
+pub(crate) fn conclude(
+    json: bool,
+    as_json: impl FnOnce() -> Value,
+    as_text: impl FnOnce() -> String,
+    failures: Vec<UspFailure>,
+) -> Result<(), CliError> {
+    if json {
+        print_json(&as_json())?;
+    } else {
+        print(&as_text())?;
+    }
+    if failures.is_empty() { Ok(()) } else { Err(CliError::Usp(failures)) }
+}
+
 /// Writes one JSON document on one line (a stream of them is JSON Lines).
 pub(crate) fn print_json_line(value: &Value) -> Result<(), CliError> {
     print(&format!("{value}\n"))

@@ -52,12 +52,7 @@ pub(crate) async fn run(args: SupportedDmArgs) -> Result<(), CliError> {
         .filter(|r| r.err_code != 0)
         .map(|r| render::failure(r.err_code, &r.req_obj_path, &r.err_msg))
         .collect();
-    if args.target.json {
-        render::print_json(&to_json(&resp))?;
-    } else {
-        render::print(&to_text(&resp))?;
-    }
-    if failures.is_empty() { Ok(()) } else { Err(CliError::Usp(failures)) }
+    render::conclude(args.target.json, || to_json(&resp), || to_text(&resp), failures)
 }
 
 fn obj_access(v: i32) -> &'static str {

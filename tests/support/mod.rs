@@ -2,11 +2,10 @@
 //! free port, a running `uspmesh sim`, and the `uspmesh` command set up to
 //! reach them.
 
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)] // test helpers; not every test file uses each
+#![allow(dead_code, unused_imports, clippy::unwrap_used, clippy::expect_used)] // test helpers; not every test file uses each
 
 use std::{
     io::{BufRead, BufReader},
-    path::PathBuf,
     process::{Child, Command as Process, Stdio},
     sync::mpsc,
     time::{Duration, Instant},
@@ -14,73 +13,8 @@ use std::{
 
 use assert_cmd::Command;
 
-/// Where a Debian binary lives (mosquitto is in /usr/sbin, often not on
-/// PATH).
-fn binary(name: &str) -> PathBuf {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain(["/usr/sbin".into(), "/usr/local/sbin".into(), "/usr/bin".into()])
-        .map(|dir| dir.join(name))
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| panic!("`{name}` not found: install it with `apt-get install -y mosquitto`"))
-}
-
-/// A free loopback TCP port.
-pub(crate) fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// A mosquitto broker on 127.0.0.1, killed on drop.
-pub(crate) struct Broker {
-    pub(crate) port: u16,
-    dir: PathBuf,
-    child: Child,
-}
-
-impl Broker {
-    pub(crate) fn start() -> Broker {
-        Broker::start_with("")
-    }
-
-    /// A broker whose listener has these extra mosquitto settings (TLS).
-    pub(crate) fn start_with(listener_settings: &str) -> Broker {
-        let port = free_port();
-        let dir = std::env::temp_dir().join(format!("uspmesh-cli-test-{}-{port}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let conf = dir.join("mosquitto.conf");
-        std::fs::write(
-            &conf,
-            format!("listener {port} 127.0.0.1\nallow_anonymous true\n{listener_settings}"),
-        )
-        .unwrap();
-        let child = Process::new(binary("mosquitto"))
-            .arg("-c")
-            .arg(&conf)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        // Ready when it accepts connections.
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "mosquitto did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Broker { port, dir, child }
-    }
-
-    pub(crate) fn url(&self) -> String {
-        format!("mqtt://127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
+/// The tests' MQTT server: Debian's mosquitto on a free port.
+pub(crate) use usp_testkit::{Mosquitto as Broker, free_port};
 
 /// The `uspmesh` binary.
 pub(crate) fn uspmesh() -> Command {

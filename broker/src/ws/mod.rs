@@ -87,7 +87,14 @@ pub(crate) async fn serve(
     deadline: Instant,
 ) {
     let tls = io.is_tls();
-    let mut decided: Option<Identity> = None;
+    // The endpoint is attached — registered and subscribed to its own
+    // topics — inside the callback, before the 101 response is written: a
+    // client that has seen its upgrade accepted is reachable at once, like
+    // an MQTT client after CONNACK. Attaching after the handshake left a
+    // window in which Records for it were unrouted (and lost) while its
+    // task was not yet scheduled — wide open when the session runs on
+    // another thread than the sender.
+    let mut attached: Option<Attachment> = None;
     // The callback's signature is tungstenite's.
     #[allow(clippy::result_large_err)]
     let callback = |request: &Request, mut response: Response| -> Result<Response, ErrorResponse> {
@@ -101,7 +108,7 @@ pub(crate) async fn serve(
                 {
                     headers.insert(header::SEC_WEBSOCKET_EXTENSIONS, answer);
                 }
-                decided = Some(identity);
+                attached = Some(attach(&shared, identity, tls, peer));
                 Ok(response)
             }
             Err(refusal) => {
@@ -112,25 +119,13 @@ pub(crate) async fn serve(
     };
     let max = shared.limits.max_record_size;
     let config = WebSocketConfig::default().max_message_size(Some(max)).max_frame_size(Some(max));
-    let ws = match timeout_at(deadline, accept_hdr_async_with_config(io, callback, Some(config))).await {
-        Ok(Ok(ws)) => ws,
-        Ok(Err(_)) | Err(_) => {
-            shared.stats.connection_refused();
-            return;
-        }
-    };
-    let Some(identity) = decided else {
+    let handshake = timeout_at(deadline, accept_hdr_async_with_config(io, callback, Some(config))).await;
+    let (Ok(Ok(ws)), Some(att)) = (handshake, attached) else {
+        // Refused, or the 101 could not be written (an attachment made by
+        // the callback detaches as it drops here).
         shared.stats.connection_refused();
         return;
     };
-    let id = shared.next_connection_id();
-    let reply_topic = shared.policy.reply_topic(identity.endpoint_id());
-    let mut att = Attachment::new(
-        &shared,
-        id,
-        NewEntry { identity, mtp: Mtp::WebSocket, tls, client_id: None, peer: Some(peer), reply_topic },
-    );
-    att.subscribe_own_topics();
     let mut session = WsSession {
         reply: Arc::from(att.reply_topic()),
         att,
@@ -141,6 +136,20 @@ pub(crate) async fn serve(
         last_read: Instant::now(),
     };
     session.run().await;
+}
+
+/// Registers an accepted WebSocket endpoint and subscribes it to its own
+/// topics.
+fn attach(shared: &Arc<Shared>, identity: Identity, tls: bool, peer: SocketAddr) -> Attachment {
+    let id = shared.next_connection_id();
+    let reply_topic = shared.policy.reply_topic(identity.endpoint_id());
+    let mut att = Attachment::new(
+        shared,
+        id,
+        NewEntry { identity, mtp: Mtp::WebSocket, tls, client_id: None, peer: Some(peer), reply_topic },
+    );
+    att.subscribe_own_topics();
+    att
 }
 
 /// How a session ends.
@@ -263,7 +272,7 @@ impl WsSession {
             self.att.shared().stats.drop_record(DropReason::NoDestination);
             return Ok(());
         }
-        let topic = self.att.shared().policy.reply_topic(&header.to_id);
+        let topic = self.att.shared().policy.reply_topic(header.to_id);
         let message = Message::new(
             Bytes::from(topic),
             Some(self.reply.clone()),

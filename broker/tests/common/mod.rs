@@ -196,6 +196,11 @@ impl Mqtt5 {
     }
 
     /// The next incoming PUBACK.
+    /// The next event of any kind (an error fails the test).
+    pub async fn next_event_any(&mut self) -> v5::Event {
+        self.next_event("an event").await.expect("connection open")
+    }
+
     pub async fn next_puback(&mut self) -> p5::PubAck {
         loop {
             match self.next_event("PUBACK").await.expect("PUBACK") {
@@ -360,6 +365,29 @@ pub mod raw {
         within("CONNACK", s.read_exact(&mut ack)).await.unwrap();
         assert_eq!(ack, [0x20, 2, 0, 0], "CONNACK accepted");
         s
+    }
+
+    /// Splits one complete MQTT frame off the front of `buf`: (first byte,
+    /// body).
+    pub fn next_frame(buf: &mut BytesMut) -> Option<(u8, BytesMut)> {
+        use bytes::Buf;
+        let (mut len, mut shift, mut at) = (0usize, 0, 1);
+        loop {
+            let b = *buf.get(at)?;
+            len |= usize::from(b & 0x7f) << shift;
+            at += 1;
+            if b & 0x80 == 0 {
+                break;
+            }
+            shift += 7;
+        }
+        if buf.len() < at + len {
+            return None;
+        }
+        let mut frame = buf.split_to(at + len);
+        let first = frame[0];
+        frame.advance(at);
+        Some((first, frame))
     }
 
     /// Reads until the broker closes the socket; returns what it sent.
