@@ -29,6 +29,7 @@ const ROOM: &str = "proto::room-101";
 struct Serve {
     child: Child,
     mqtt: u16,
+    ws: u16,
     metrics: u16,
     admin: u16,
     /// Standard error (the log).
@@ -69,7 +70,7 @@ impl Serve {
             let _ = child.kill();
             panic!("serve did not start: {}", log.try_iter().collect::<Vec<_>>().join("\n"));
         }
-        Serve { child, mqtt, metrics, admin, log, dir }
+        Serve { child, mqtt, ws, metrics, admin, log, dir }
     }
 
     fn broker(&self) -> String {
@@ -192,6 +193,28 @@ fn controller_commands_reach_sim_agents_through_serve() {
         )
         .stdout(predicate::str::is_match(r"(?m)^proto::room-101 +mqtt 5 +\d{4}-\d\d-\d\dT").unwrap())
         .stdout(predicate::str::contains("proto::room-102"));
+}
+
+#[test]
+fn websocket_agents_are_served_and_listed() {
+    let serve = Serve::start("");
+    let url = format!("ws://127.0.0.1:{}/usp", serve.ws);
+    let _sim = Sim::start(&url, &["--rooms", "1", "--ws", "--seed", "3"]);
+    uspmesh()
+        .args(["get", "--broker", &url, "--to", ROOM, "Device.Node.2.IoTCapability.1.Name"])
+        .assert()
+        .success()
+        .stdout("Device.Node.2.IoTCapability.1.Name = r101-light-sw\n");
+    let out = serve.admin_cmd(&["endpoints", "--json"]).assert().success();
+    let list: Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    let room =
+        list["endpoints"].as_array().unwrap().iter().find(|e| e["endpoint_id"] == ROOM).unwrap().clone();
+    assert_eq!(room["mtp"], "web_socket", "{room}");
+    serve
+        .admin_cmd(&["endpoints"])
+        .assert()
+        .success()
+        .stdout(predicate::str::is_match(r"(?m)^proto::room-101 +ws +\d{4}-").unwrap());
 }
 
 #[test]

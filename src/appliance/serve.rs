@@ -231,8 +231,8 @@ impl Appliance {
         tracing::info!(
             mqtt = ?broker.mqtt_addrs(),
             websocket = ?broker.websocket_addrs(),
-            metrics = ?metrics_addr,
-            admin = ?admin_addr,
+            metrics = %shown(metrics_addr),
+            admin = %shown(admin_addr),
             "uspmesh serving"
         );
         Ok(Appliance { broker, rules, http_stop, http_tasks, metrics_addr, admin_addr })
@@ -280,6 +280,11 @@ fn load_rules(
         }
         (None, None) => Ok((usp_rules::load_with_tags(&[], &tags).map_err(StartError::Rules)?, None)),
     }
+}
+
+/// An address for the log, or `off`.
+fn shown(addr: Option<SocketAddr>) -> String {
+    addr.map_or_else(|| "off".to_owned(), |a| a.to_string())
 }
 
 async fn bind(what: &'static str, addr: SocketAddr) -> Result<TcpListener, StartError> {
