@@ -328,6 +328,24 @@ fn sigterm_stops_gracefully_and_persists_rule_state() {
 }
 
 #[test]
+fn sighup_reloads_the_rules() {
+    let serve = Serve::start("");
+    assert_eq!(serve.rules_status()["rules"].as_array().unwrap().len(), 13);
+    std::fs::write(serve.rules_dir().join("zz-new.toml"), readme_first_rule()).unwrap();
+    let pid = rustix::process::Pid::from_child(&serve.child);
+    rustix::process::kill_process(pid, rustix::process::Signal::HUP).unwrap();
+    wait_for_line(&serve.log, "rules reloaded", Duration::from_secs(30)).expect("a reload on SIGHUP");
+    assert_eq!(serve.rules_status()["rules"].as_array().unwrap().len(), 14);
+
+    // A bad file: logged, and the rules stay.
+    std::fs::write(serve.rules_dir().join("zz-new.toml"), "[rule.x]\nthne = 1\n").unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::HUP).unwrap();
+    let line = wait_for_line(&serve.log, "rules reload refused", Duration::from_secs(30)).expect("a refusal");
+    assert!(line.contains("zz-new.toml:2:1"), "{line}");
+    assert_eq!(serve.rules_status()["rules"].as_array().unwrap().len(), 14);
+}
+
+#[test]
 fn demo_runs_headless_and_shows_rules_firing() {
     let out = uspmesh()
         .args(["demo", "--headless", "--for", "6s", "--rooms", "4", "--seed", "5"])

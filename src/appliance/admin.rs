@@ -35,6 +35,8 @@ use tokio_util::sync::CancellationToken;
 use usp_broker::{BrokerHandle, EndpointInfo};
 use usp_rules::runtime::{RulesHandle, RuntimeStatus};
 
+use super::reload::{ReloadError, reload};
+
 /// What the handlers read.
 #[derive(Debug, Clone)]
 pub(crate) struct AdminState {
@@ -184,22 +186,14 @@ async fn rules_explain(State(state): State<AdminState>, Path(name): Path<String>
 
 async fn rules_reload(State(state): State<AdminState>) -> Response {
     let Some(rules) = state.rules.as_ref() else { return not_enabled() };
-    let Some(dir) = rules.dir.clone() else {
-        return error(
-            StatusCode::CONFLICT,
-            "no rules directory is configured ([rules] dir): nothing to reload from",
-        );
-    };
-    match rules.api.reload_dir(dir.clone(), rules.tags.clone()).await {
-        Ok(Ok(n)) => {
-            tracing::info!(dir = %dir.display(), rules = n, "rules reloaded");
-            Json(json!({ "rules": n })).into_response()
-        }
-        Ok(Err(errors)) => {
-            tracing::warn!(dir = %dir.display(), %errors, "rules reload refused; the running rules stay");
+    match reload(&rules.api, rules.dir.as_ref(), &rules.tags).await {
+        Ok(n) => Json(json!({ "rules": n })).into_response(),
+        Err(ReloadError::Refused(errors)) => {
             let list: Vec<String> = errors.0.iter().map(ToString::to_string).collect();
             (StatusCode::UNPROCESSABLE_ENTITY, Json(json!({ "errors": list }))).into_response()
         }
-        Err(_) => stopped(),
+        Err(e @ ReloadError::NoDirectory) => error(StatusCode::CONFLICT, e.to_string()),
+        Err(ReloadError::NotEnabled) => not_enabled(),
+        Err(ReloadError::Stopped) => stopped(),
     }
 }

@@ -8,6 +8,7 @@
 //! | `serve.rs` | [`Appliance::start`]: the assembly, in order |
 //! | `admin.rs` | the HTTP endpoints: `/metrics` and the `/v1/…` admin API |
 //! | `metrics.rs` | the process's Prometheus recorder |
+//! | `reload.rs` | [`Appliance::reload_rules`]: the rules directory again, all or nothing |
 //! | `shutdown.rs` | [`Appliance::shutdown`]: the graceful stop |
 //! | `logging.rs` | the `tracing` subscriber |
 
@@ -15,9 +16,11 @@ mod admin;
 pub mod config;
 pub mod logging;
 pub mod metrics;
+mod reload;
 mod serve;
 mod shutdown;
 
 pub use config::{ApplianceConfig, ConfigError, DEFAULT_ADMIN_ADDR};
+pub use reload::ReloadError;
 pub use serve::{Appliance, CLI_CONTROLLER_ID, StartError, StartOptions};
 pub use shutdown::{DRAIN_LIMIT, ShutdownReport};

@@ -1,5 +1,6 @@
 //! `uspmesh serve`: the appliance (see [`uspmesh::appliance`]) until
-//! SIGTERM or SIGINT, then a graceful stop.
+//! SIGTERM or SIGINT, then a graceful stop. SIGHUP reloads the rules from
+//! their directory (as `uspmesh rules reload` does).
 //!
 //! Exit status: 0 after a graceful stop; 2 when the configuration or a
 //! rule file is wrong (the message names the file, line and column); 1
@@ -9,7 +10,7 @@
 use std::{net::SocketAddr, path::PathBuf};
 
 use clap::Args;
-use uspmesh::appliance::{Appliance, ApplianceConfig, ConfigError, StartOptions, logging};
+use uspmesh::appliance::{Appliance, ApplianceConfig, ConfigError, ReloadError, StartOptions, logging};
 
 use super::CliError;
 use crate::signal::StopSignals;
@@ -25,6 +26,9 @@ the documented example configuration.
 The flags override the file: --mqtt and --ws replace the address of the
 first listener of their kind (keeping its TLS settings), --metrics and --admin
 the HTTP endpoints'.
+
+SIGTERM or Ctrl-C stops gracefully; SIGHUP reloads the rules directory
+(a file that does not load is logged, and the running rules stay).
 
 Logs go to standard error; RUST_LOG (e.g. RUST_LOG=usp_broker=debug,info)
 overrides [log] filter.
@@ -104,6 +108,32 @@ pub(crate) fn start_error(e: uspmesh::appliance::StartError) -> CliError {
     if e.is_configuration() { CliError::Usage(e.to_string()) } else { CliError::BadInput(e.to_string()) }
 }
 
+/// The SIGHUP handler (none where there is no SIGHUP, or it could not be
+/// installed: the signal then keeps its default action).
+struct Hangup {
+    #[cfg(unix)]
+    signal: Option<tokio::signal::unix::Signal>,
+}
+
+impl Hangup {
+    fn install() -> Hangup {
+        Hangup {
+            #[cfg(unix)]
+            signal: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok(),
+        }
+    }
+
+    async fn recv(&mut self) {
+        #[cfg(unix)]
+        if let Some(s) = &mut self.signal {
+            if s.recv().await.is_some() {
+                return;
+            }
+        }
+        std::future::pending::<()>().await;
+    }
+}
+
 /// Runs `uspmesh serve`.
 pub(crate) fn run(args: ServeArgs) -> Result<(), CliError> {
     let mut config = match &args.config {
@@ -120,14 +150,30 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), CliError> {
 }
 
 async fn serve(config: ApplianceConfig, file: Option<PathBuf>) -> Result<(), CliError> {
-    // Installed before starting, so a signal during the start is not lost.
+    // Installed before starting, so a signal during the start is not lost
+    // (and a SIGHUP then does not end the process, its default action).
     let mut signals = StopSignals::install();
+    let mut hangup = Hangup::install();
     match &file {
         Some(f) => tracing::info!(config = %f.display(), "starting"),
         None => tracing::info!("starting with the loopback defaults (no --config)"),
     }
     let appliance = Appliance::start(config, StartOptions::default()).await.map_err(start_error)?;
-    signals.recv().await;
+    // SIGHUP (`systemctl reload`) reloads the rules; SIGTERM/SIGINT stop.
+    loop {
+        tokio::select! {
+            () = signals.recv() => break,
+            () = hangup.recv() => {
+                tracing::info!("SIGHUP: reloading the rules");
+                // The outcome is logged by the reload itself.
+                if let Err(e @ (ReloadError::NotEnabled | ReloadError::NoDirectory | ReloadError::Stopped)) =
+                    appliance.reload_rules().await
+                {
+                    tracing::warn!("SIGHUP: {e}");
+                }
+            }
+        }
+    }
     tracing::info!("stop requested: draining");
     // A second signal cuts the graceful stop short.
     let report = tokio::select! {
