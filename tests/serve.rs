@@ -382,6 +382,35 @@ fn demo_runs_headless_and_shows_rules_firing() {
 }
 
 #[test]
+fn demo_runs_the_rules_of_a_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("first.toml"), readme_first_rule()).unwrap();
+    uspmesh()
+        .args(["demo", "--headless", "--for", "4s", "--rooms", "3", "--seed", "5", "--rules"])
+        .arg(dir.path())
+        .args([
+            "--mqtt",
+            "127.0.0.1:0",
+            "--ws",
+            "127.0.0.1:0",
+            "--metrics",
+            "127.0.0.1:0",
+            "--admin",
+            "127.0.0.1:0",
+        ])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(format!(
+            "3 rooms (proto::room-101 … proto::room-103), 1 rules from {}",
+            dir.path().display()
+        )))
+        .stdout(
+            predicate::str::is_match(r"(?m)^\d\d:\d\d:\d\d\.\d{3}  hello-light +fired +proto::room-10\d  ")
+                .unwrap(),
+        );
+}
+
+#[test]
 fn bad_config_files_exit_2_naming_file_and_line() {
     let dir = tempfile::tempdir().unwrap();
     let cases = [

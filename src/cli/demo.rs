@@ -159,8 +159,12 @@ async fn demo(args: DemoArgs) -> Result<(), CliError> {
     let first = sim::endpoint_id(sim::room_number(0, 20));
     let last = sim::endpoint_id(sim::room_number(rooms - 1, 20));
     let mut out = View::new(args.headless);
+    let rules_from = match &args.rules {
+        Some(dir) => format!("{rule_count} rules from {}", dir.display()),
+        None => format!("{rule_count} example rules"),
+    };
     out.line(&format!(
-        "uspmesh demo: {rooms} rooms ({first} … {last}), {rule_count} example rules, the building at {}× speed (seed {seed})",
+        "uspmesh demo: {rooms} rooms ({first} … {last}), {rules_from}, the building at {}× speed (seed {seed})",
         args.speed
     ))?;
     out.line(&format!(

@@ -186,3 +186,37 @@ async fn serve(config: ApplianceConfig, file: Option<PathBuf>) -> Result<(), Cli
     tracing::info!("stopped");
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overrides_replace_the_first_listener_and_keep_its_tls() {
+        let mut config = ApplianceConfig::parse(
+            std::path::Path::new("t.toml"),
+            "[[broker.mqtt]]\nbind = \"0.0.0.0:8883\"\ntls = { certificate_chain = \"c\", private_key = \"k\" }\n\
+             [[broker.mqtt]]\nbind = \"0.0.0.0:1883\"\n[metrics]\nenabled = false\n",
+        )
+        .unwrap();
+        let addr = |s: &str| s.parse::<SocketAddr>().unwrap();
+        Overrides {
+            mqtt: Some(addr("127.0.0.1:9883")),
+            metrics: Some(addr("127.0.0.1:9000")),
+            ..Overrides::default()
+        }
+        .apply(&mut config);
+        assert_eq!(config.broker.mqtt[0].bind, addr("127.0.0.1:9883"));
+        assert!(config.broker.mqtt[0].tls.is_some());
+        assert_eq!(config.broker.mqtt[1].bind, addr("0.0.0.0:1883"));
+        assert!(config.metrics.enabled);
+        assert_eq!(config.metrics.bind, addr("127.0.0.1:9000"));
+
+        let mut empty =
+            ApplianceConfig::parse(std::path::Path::new("t.toml"), "[broker]\nwebsocket = []\n").unwrap();
+        Overrides { ws: Some(addr("127.0.0.1:8081")), ..Overrides::default() }.apply(&mut empty);
+        assert_eq!(empty.broker.websocket.len(), 1);
+        assert_eq!(empty.broker.websocket[0].bind, addr("127.0.0.1:8081"));
+        assert_eq!(empty.broker.websocket[0].path, "/usp");
+    }
+}
