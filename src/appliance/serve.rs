@@ -111,6 +111,8 @@ pub(crate) struct Rules {
     /// elsewhere, or no directory is configured).
     pub(crate) dir: Option<PathBuf>,
     pub(crate) tags: Vec<(String, Vec<String>)>,
+    /// The state file, if any.
+    pub(crate) state: Option<PathBuf>,
 }
 
 /// A running appliance. Stop it with [`Appliance::shutdown`] (see
@@ -175,7 +177,14 @@ impl Appliance {
                 });
                 tokio::spawn(presence.forward(snapshot, events, api.clone()));
                 tracing::info!(endpoint_id = %engine_id, rules = api.status().await.map_or(0, |s| s.rules.len()), "rules engine started");
-                Some(Rules { runtime, api, endpoint_id: engine_id, dir, tags: rules_config.tag_list() })
+                Some(Rules {
+                    runtime,
+                    api,
+                    endpoint_id: engine_id,
+                    dir,
+                    tags: rules_config.tag_list(),
+                    state: rules_config.state.clone(),
+                })
             }
         };
 

@@ -39,7 +39,12 @@ impl Appliance {
         let mut rules_persisted = true;
         if let Some(rules) = self.rules {
             match rules.runtime.shutdown().await {
-                Ok(()) => tracing::info!("rules engine stopped, state written"),
+                Ok(()) => match &rules.state {
+                    Some(file) => {
+                        tracing::info!(file = %file.display(), "rules engine stopped, state written")
+                    }
+                    None => tracing::info!("rules engine stopped (no [rules] state file: nothing kept)"),
+                },
                 Err(error) => {
                     rules_persisted = false;
                     tracing::error!(%error, "rules engine stopped without writing its state");
