@@ -12,7 +12,7 @@ use crate::mtp::Mtp;
 
 /// The Endpoint ID the Controller commands use unless `--from` says
 /// otherwise. Agents started by `uspmesh sim` trust it with full access.
-pub(crate) const DEFAULT_CONTROLLER_ID: &str = "self::uspmesh-cli";
+pub(crate) const DEFAULT_CONTROLLER_ID: &str = uspmesh::appliance::CLI_CONTROLLER_ID;
 
 /// The MQTT protocol version (`--mqtt-version`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -12,17 +12,23 @@
 //! | `progress.rs` | progress on a terminal's standard error |
 //! | `get.rs`, `set.rs`, `add.rs`, `delete.rs`, `operate.rs`, `instances.rs`, `supported_dm.rs`, `supported_protocol.rs`, `watch.rs` | one Controller command each |
 //! | `sim.rs` | `uspmesh sim` (the building itself is in `crate::sim`) |
+//! | `serve.rs` | `uspmesh serve` (the appliance itself is `uspmesh::appliance`) |
+//! | `demo.rs` | `uspmesh demo`: serve + sim + the example rules, with a live view |
+//! | `admin_client.rs`, `endpoints.rs`, `rules.rs` | `uspmesh endpoints`, `uspmesh rules …` through the admin API |
 //!
 //! Exit statuses: 0 success; 1 the Agent answered with a USP error (or the
 //! input could not be read); 2 the command line is wrong; 3 the broker or
 //! the Agent could not be reached in time.
 
 mod add;
+mod admin_client;
 mod args;
 mod broker_url;
 mod codec;
 mod delete;
+mod demo;
 mod duration;
+mod endpoints;
 mod error;
 mod get;
 mod input;
@@ -30,6 +36,8 @@ mod instances;
 mod operate;
 mod progress;
 mod render;
+mod rules;
+mod serve;
 mod session;
 mod set;
 mod settings;
@@ -96,6 +104,18 @@ enum Command {
     /// Subscribe to notifications of an Agent and print each as it arrives,
     /// until Ctrl-C (the subscription is removed on exit).
     Watch(watch::WatchArgs),
+    /// Run the appliance: the USP broker (MQTT, WebSocket), the rules engine,
+    /// the metrics endpoint and the admin API, from one configuration file.
+    Serve(serve::ServeArgs),
+    /// The appliance, a simulated building and the example rules in one
+    /// process, with a live view of what happens.
+    Demo(demo::DemoArgs),
+    /// List the endpoints the running appliance has connected (through its
+    /// admin API).
+    Endpoints(endpoints::EndpointsArgs),
+    /// Ask the running appliance's rules engine: explain a rule, show the
+    /// status, reload the rules.
+    Rules(rules::RulesArgs),
     /// Run a simulated building: one USP Agent per room, with sensors and
     /// actuators whose values drift realistically.
     Sim(sim::SimArgs),
@@ -121,6 +141,10 @@ pub(crate) fn run(cli: Cli) -> Result<(), CliError> {
         Command::SupportedDm(args) => session::block_on(supported_dm::run(args)),
         Command::SupportedProtocol(args) => session::block_on(supported_protocol::run(args)),
         Command::Watch(args) => session::block_on(watch::run(args)),
+        Command::Serve(args) => serve::run(args),
+        Command::Demo(args) => demo::run(args),
+        Command::Endpoints(args) => session::block_on(endpoints::run(args)),
+        Command::Rules(args) => session::block_on(rules::run(args)),
         Command::Sim(args) => sim::run(args),
         Command::Decode(args) => codec::decode(&args),
         Command::Encode(args) => codec::encode(&args),

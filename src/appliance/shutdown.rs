@@ -1,0 +1,63 @@
+//! [`Appliance::shutdown`]: the graceful stop `uspmesh serve` runs on
+//! SIGTERM or SIGINT.
+//!
+//! Order, and why:
+//! 1. the HTTP endpoints stop (requests under way finish): no rule reload
+//!    can start while the rules engine is stopping;
+//! 2. the rules engine stops and writes the rule state that changed since
+//!    its last write (timers under way keep their deadlines across the
+//!    restart). It goes before the broker, whose shutdown closes the
+//!    engine's in-process link;
+//! 3. the broker stops accepting, lets every connection write out what is
+//!    queued for it and say goodbye (MQTT 5 DISCONNECT, WebSocket close),
+//!    and waits for them — at most [`DRAIN_LIMIT`], so a peer that stopped
+//!    reading cannot hold the stop (its write times out anyway).
+
+use std::time::Duration;
+
+use super::serve::Appliance;
+
+/// Longest wait for the broker's connections to drain.
+pub const DRAIN_LIMIT: Duration = Duration::from_secs(10);
+
+/// What the stop did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShutdownReport {
+    /// Whether the rule state was written (true also when no state file is
+    /// configured or the rules engine is off: nothing was lost).
+    pub rules_persisted: bool,
+    /// Whether every connection drained within [`DRAIN_LIMIT`].
+    pub drained: bool,
+}
+
+impl Appliance {
+    /// Stops the appliance gracefully (see the module doc for the order).
+    pub async fn shutdown(self) -> ShutdownReport {
+        self.http_stop.cancel();
+        self.http_tasks.wait().await;
+
+        let mut rules_persisted = true;
+        if let Some(rules) = self.rules {
+            match rules.runtime.shutdown().await {
+                Ok(()) => match &rules.state {
+                    Some(file) => {
+                        tracing::info!(file = %file.display(), "rules engine stopped, state written")
+                    }
+                    None => tracing::info!("rules engine stopped (no [rules] state file: nothing kept)"),
+                },
+                Err(error) => {
+                    rules_persisted = false;
+                    tracing::error!(%error, "rules engine stopped without writing its state");
+                }
+            }
+        }
+
+        let drained = tokio::time::timeout(DRAIN_LIMIT, self.broker.shutdown()).await.is_ok();
+        if drained {
+            tracing::info!("broker stopped, connections drained");
+        } else {
+            tracing::warn!(limit_s = DRAIN_LIMIT.as_secs(), "broker connections did not drain in time");
+        }
+        ShutdownReport { rules_persisted, drained }
+    }
+}
