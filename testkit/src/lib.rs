@@ -1,7 +1,8 @@
 //! Test fixtures shared by uspmesh's crates (a dev-dependency only).
 //!
 //! The tests run real servers, not mocks: [`Mosquitto`] starts Debian's
-//! `mosquitto` on a free loopback port and stops it on drop. Everything
+//! `mosquitto` on a free loopback port and stops it on drop; [`pki`] makes
+//! the certificates TLS tests need. Everything
 //! here panics with a message that says what to install or what went
 //! wrong: a fixture that cannot start is a failed test, never a skipped one.
 //!
@@ -12,8 +13,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test fixtures: a panic is a failed test
 
 mod mosquitto;
+pub mod pki;
 
 pub use mosquitto::Mosquitto;
+/// rcgen's certificate types, for [`pki::Ca::leaf`]'s arguments.
+pub use rcgen::{ExtendedKeyUsagePurpose, SanType};
 
 use std::path::PathBuf;
 
