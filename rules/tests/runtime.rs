@@ -415,3 +415,48 @@ async fn manual_clock_handle_is_shared() {
     hand.advance(Duration::from_secs(1));
     assert_eq!(clock.now(), t0() + Duration::from_secs(1));
 }
+
+#[tokio::test]
+async fn two_rules_on_one_sensor_are_evaluated_once_each_per_change() {
+    bounded(async {
+        // One rule names the sensor by its Name (a search expression), one
+        // by its instance number: two subscriptions select the same
+        // parameter, and the Agent sends a Notify on each.
+        let mut r = rig(
+            config(Clock::system()),
+            r#"
+            [rule.by-name]
+            when = { value_change = 'Device.IoTCapability.[Name=="occupancy"].BinarySensor.Value' }
+            [[rule.by-name.then]]
+            set = "Device.IoTCapability.3.BinaryControl.Value"
+            value = true
+
+            [rule.by-number]
+            when = { value_change = "Device.IoTCapability.1.BinarySensor.Value" }
+            [[rule.by-number.then]]
+            publish = "occupied"
+
+            [rule.window]
+            when = { value_change = "Device.IoTCapability.6.BinarySensor.Value" }
+            [[rule.window.then]]
+            publish = "window"
+            "#,
+            "21",
+        )
+        .await;
+        synced(&mut r.events).await;
+        reading(&r.reports, OCCUPANCY, "true");
+        // The window's change travels behind the sensor's: once it is
+        // evaluated, every Notify of the sensor's change has been handled.
+        reading(&r.reports, WINDOW, "true");
+        verdict(&mut r.events, "window", |v| matches!(v, Verdict::Fired)).await;
+        let status = r.api.status().await.unwrap();
+        assert_eq!(status.counters.notifications, 3, "two Notifies for the sensor, one for the window");
+        assert_eq!(status.engine.evaluations, 3, "one evaluation per rule");
+        assert_eq!(status.engine.fired, 3);
+        let (touch, _) = next_touch(&mut r.touches).await;
+        assert_eq!(touch, Touch::Set { path: LIGHT.into(), value: "true".into() });
+        r.runtime.shutdown().await.unwrap();
+    })
+    .await;
+}
