@@ -254,6 +254,10 @@ impl LocalEndpoints {
             match event {
                 Ok(RegistryEvent::Connected(info)) => self.connected(&info).await,
                 Ok(RegistryEvent::Disconnected(info)) => self.disconnected(info.connection).await,
+                // The NATS subject is taken at connect, as the local topic
+                // subscription would be: a Record arriving before the
+                // endpoint subscribes is dropped here as it would be there.
+                Ok(RegistryEvent::Reachable(_)) => {}
                 Err(RecvError::Lagged(_)) => self.resync().await,
                 Err(RecvError::Closed) => break,
             }
