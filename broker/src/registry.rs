@@ -125,8 +125,10 @@ pub struct EndpointInfo {
     pub connected_since: SystemTime,
     /// The topic Records for it are published to.
     pub reply_topic: String,
-    /// Whether Records published to `reply_topic` reach it: it holds a
-    /// subscription matching that topic (see [`RegistryEvent::Reachable`]).
+    /// Whether it has become reachable: it subscribed to a filter matching
+    /// `reply_topic` (WebSocket, in-process: from attach on), see
+    /// [`RegistryEvent::Reachable`]. Set once for the connection's life; a
+    /// later UNSUBSCRIBE does not clear it.
     pub reachable: bool,
     /// Records received from it.
     pub records_in: u64,

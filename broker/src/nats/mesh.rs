@@ -254,9 +254,9 @@ impl LocalEndpoints {
             match event {
                 Ok(RegistryEvent::Connected(info)) => self.connected(&info).await,
                 Ok(RegistryEvent::Disconnected(info)) => self.disconnected(info.connection).await,
-                // The NATS subject is taken at connect, as the local topic
-                // subscription would be: a Record arriving before the
-                // endpoint subscribes is dropped here as it would be there.
+                // The endpoint's NATS subject is taken at connect already;
+                // Records arriving on it are routed locally like any other,
+                // so they reach the endpoint once it has subscribed.
                 Ok(RegistryEvent::Reachable(_)) => {}
                 Err(RecvError::Lagged(_)) => self.resync().await,
                 Err(RecvError::Closed) => break,
