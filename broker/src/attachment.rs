@@ -113,10 +113,19 @@ impl Attachment {
         }
     }
 
+    /// Unsubscribes; true if the filter was held. Dropping the last filter
+    /// that matches the reply topic makes the connection unreachable
+    /// ([`crate::RegistryEvent::Unreachable`]).
     pub(crate) fn unsubscribe(&mut self, filter: &str) -> bool {
         let removed = self.shared.router.unsubscribe(filter, self.id);
         if removed {
             self.filters.retain(|f| &**f != filter);
+            let reply_topic = self.reply_topic();
+            if self.entry.is_reachable()
+                && !self.filters.iter().any(|f| rumqttd::protocol::matches(reply_topic, f))
+            {
+                self.shared.registry.mark_unreachable(&self.entry);
+            }
         }
         removed
     }

@@ -6,13 +6,14 @@
 //! Entries live in a [`DashMap`] keyed by connection; counters are atomics
 //! updated by the connection's own task.
 //!
-//! A connection goes through up to three events, in this order:
-//! [`RegistryEvent::Connected`] when its handshake is accepted,
-//! [`RegistryEvent::Reachable`] once Records published for it are routed to
-//! it, [`RegistryEvent::Disconnected`] at its end. The middle one is what a
-//! sender waiting for an endpoint should wait for: an MQTT client is
-//! connected after CONNACK but receives nothing until it subscribes, and a
-//! Record sent in between is dropped as unrouted.
+//! A connection's events come in this order: [`RegistryEvent::Connected`]
+//! when its handshake is accepted, [`RegistryEvent::Reachable`] once Records
+//! published for it are routed to it (and [`RegistryEvent::Unreachable`] /
+//! `Reachable` again should it unsubscribe and subscribe again),
+//! [`RegistryEvent::Disconnected`] at its end. `Reachable` is what a sender
+//! waiting for an endpoint should wait for: an MQTT client is connected
+//! after CONNACK but receives nothing until it subscribes, and a Record sent
+//! in between is dropped as unrouted.
 
 use std::{
     net::SocketAddr,
@@ -57,7 +58,8 @@ pub(crate) struct EndpointEntry {
     pub(crate) peer: Option<SocketAddr>,
     pub(crate) since: SystemTime,
     pub(crate) reply_topic: String,
-    /// Set once, by [`Registry::mark_reachable`].
+    /// Set by [`Registry::mark_reachable`], cleared by
+    /// [`Registry::mark_unreachable`].
     reachable: AtomicBool,
     records_in: AtomicU64,
     bytes_in: AtomicU64,
@@ -66,7 +68,7 @@ pub(crate) struct EndpointEntry {
 }
 
 impl EndpointEntry {
-    /// Whether [`Registry::mark_reachable`] was called for it.
+    /// Whether it is reachable now (see [`RegistryEvent::Reachable`]).
     pub(crate) fn is_reachable(&self) -> bool {
         self.reachable.load(Ordering::Acquire)
     }
@@ -125,10 +127,9 @@ pub struct EndpointInfo {
     pub connected_since: SystemTime,
     /// The topic Records for it are published to.
     pub reply_topic: String,
-    /// Whether it has become reachable: it subscribed to a filter matching
-    /// `reply_topic` (WebSocket, in-process: from attach on), see
-    /// [`RegistryEvent::Reachable`]. Set once for the connection's life; a
-    /// later UNSUBSCRIBE does not clear it.
+    /// Whether Records published to `reply_topic` reach it: it holds a
+    /// subscription matching that topic (WebSocket, in-process: from attach
+    /// on), see [`RegistryEvent::Reachable`].
     pub reachable: bool,
     /// Records received from it.
     pub records_in: u64,
@@ -142,8 +143,9 @@ pub struct EndpointInfo {
 
 /// A change in who is connected.
 ///
-/// Per connection, in this order: `Connected`, then `Reachable` (at most
-/// once, possibly never), then `Disconnected`.
+/// Per connection, in this order: `Connected`; then `Reachable` (possibly
+/// never), followed by `Unreachable` and `Reachable` again in turn if it
+/// drops and takes back its subscription; then `Disconnected`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RegistryEvent {
     /// An endpoint connected: its handshake was accepted (MQTT: CONNACK
@@ -167,12 +169,15 @@ pub enum RegistryEvent {
     ///   they are subscribed to their own topics as they attach (for
     ///   WebSocket, before the 101 response is written).
     ///
-    /// Sent at most once per connection: an UNSUBSCRIBE later does not
-    /// withdraw it (the endpoint chose to stop listening; it is still
-    /// connected). An MQTT client that never subscribes to its reply topic
-    /// (e.g. a publish-only tool) never becomes reachable: no event, and
-    /// `reachable: false` in the snapshot, until it disconnects.
+    /// A further matching SUBSCRIBE announces nothing more. An MQTT client
+    /// that never subscribes to its reply topic (e.g. a publish-only tool)
+    /// never becomes reachable: no event, and `reachable: false` in the
+    /// snapshot, until it disconnects.
     Reachable(EndpointInfo),
+    /// A reachable MQTT endpoint unsubscribed its last filter matching its
+    /// reply topic: Records for it are unrouted again, though it stays
+    /// connected. Not sent at disconnect (`Disconnected` says it all).
+    Unreachable(EndpointInfo),
     /// An endpoint disconnected; the info carries its final counters.
     Disconnected(EndpointInfo),
 }
@@ -234,15 +239,20 @@ impl Registry {
     }
 
     /// Marks a connection reachable and announces it
-    /// ([`RegistryEvent::Reachable`]), the first time only. The flag is set
+    /// ([`RegistryEvent::Reachable`]) unless it already was. The flag is set
     /// before the event is sent, so a reader that takes [`Registry::events`]
     /// and then [`Registry::snapshot`] sees the change in one or both.
     pub(crate) fn mark_reachable(&self, entry: &EndpointEntry) {
-        if entry.reachable.swap(true, Ordering::AcqRel) {
-            return;
-        }
-        if self.events.receiver_count() > 0 {
+        if !entry.reachable.swap(true, Ordering::AcqRel) && self.events.receiver_count() > 0 {
             let _ = self.events.send(RegistryEvent::Reachable(entry.info()));
+        }
+    }
+
+    /// Marks a connection unreachable and announces it
+    /// ([`RegistryEvent::Unreachable`]) if it was reachable.
+    pub(crate) fn mark_unreachable(&self, entry: &EndpointEntry) {
+        if entry.reachable.swap(false, Ordering::AcqRel) && self.events.receiver_count() > 0 {
+            let _ = self.events.send(RegistryEvent::Unreachable(entry.info()));
         }
     }
 
@@ -271,7 +281,7 @@ impl Registry {
         self.entries.is_empty()
     }
 
-    /// Connect, reachable and disconnect events from now on.
+    /// Connect, reachability and disconnect events from now on.
     pub fn events(&self) -> broadcast::Receiver<RegistryEvent> {
         self.events.subscribe()
     }
@@ -301,6 +311,9 @@ mod tests {
         assert!(!registry.find("proto::a")[0].reachable, "not reachable before a subscription");
         registry.mark_reachable(&entry);
         registry.mark_reachable(&entry);
+        registry.mark_unreachable(&entry);
+        registry.mark_unreachable(&entry);
+        assert!(!registry.find("proto::a")[0].reachable);
         let found = registry.find("proto::a");
         assert_eq!(found.len(), 1);
         assert_eq!((found[0].records_in, found[0].bytes_in, found[0].bytes_out), (1, 10, 20));
@@ -308,9 +321,11 @@ mod tests {
             matches!(events.recv().await.unwrap(), RegistryEvent::Connected(i) if i.endpoint_id == "proto::a" && !i.reachable)
         );
         assert!(matches!(events.recv().await.unwrap(), RegistryEvent::Reachable(i) if i.reachable));
+        assert!(matches!(events.recv().await.unwrap(), RegistryEvent::Unreachable(i) if !i.reachable));
         registry.remove(ConnectionId(1));
         assert!(registry.is_empty());
-        // Marked twice, announced once: the next event is the disconnect.
+        // Each change marked twice, announced once: the next event is the
+        // disconnect.
         assert!(matches!(events.recv().await.unwrap(), RegistryEvent::Disconnected(i) if i.records_out == 1));
     }
 }

@@ -1,7 +1,8 @@
 //! `RegistryEvent::Reachable`: when a sender that waits for an endpoint may
 //! send to it. An MQTT client is `Connected` at CONNACK but receives nothing
-//! until it subscribes to its reply topic; WebSocket endpoints and
-//! in-process links are reachable as they attach.
+//! until it subscribes to its reply topic, and is `Unreachable` again when
+//! it unsubscribes it; WebSocket endpoints and in-process links are
+//! reachable as they attach.
 
 // An integration test crate: a panic is a test failure.
 #![allow(clippy::unwrap_used)]
@@ -157,6 +158,53 @@ async fn mqtt_endpoints_become_reachable_by_subscribing_websocket_at_once() {
     assert_eq!(flags, [("proto::s4", true), ("proto::sws", true), (RULES, true)]);
     drop(link);
     broker.shutdown().await;
+}
+
+/// Unsubscribing the last filter that matches the reply topic makes an
+/// MQTT endpoint unreachable (a Record for it is then unrouted); subscribing
+/// again makes it reachable again.
+#[tokio::test]
+async fn unsubscribing_the_reply_topic_makes_an_endpoint_unreachable() {
+    const AGENT: &str = "proto::u5";
+    let broker = broker(|c| c.access.controllers = vec![RULES.into()]).await;
+    let addr = broker.mqtt_addrs()[0];
+    let mut link = broker.link(RULES).unwrap();
+    let mut events = broker.registry().events();
+    let mut agent = Mqtt5::connect(addr, AGENT).await;
+    connected(&mut events, AGENT).await;
+
+    agent.subscribe("usp/agent/proto::u5/#", Q5::AtLeastOnce).await;
+    agent.subscribe("usp/agent/proto::u5", Q5::AtLeastOnce).await;
+    reachable(&mut events, AGENT).await;
+    // One of two matching filters gone: still reachable, no event.
+    unsubscribe(&mut agent, "usp/agent/proto::u5/#").await;
+    assert!(broker.registry().find(AGENT)[0].reachable);
+    unsubscribe(&mut agent, "usp/agent/proto::u5").await;
+    match next_event(&mut events).await {
+        RegistryEvent::Unreachable(info) => {
+            assert_eq!((info.endpoint_id.as_str(), info.reachable), (AGENT, false))
+        }
+        other => panic!("expected {AGENT} to become unreachable, got {other:?}"),
+    }
+    assert!(!broker.registry().find(AGENT)[0].reachable);
+    link.send(get_request(RULES, AGENT, "nobody-listens")).await.unwrap();
+    assert_eq!(broker.stats().unrouted, 1);
+
+    agent.subscribe("usp/agent/proto::u5", Q5::AtLeastOnce).await;
+    assert!(reachable(&mut events, AGENT).await.reachable);
+    link.send(get_request(RULES, AGENT, "listening-again")).await.unwrap();
+    assert_eq!(msg_id(&agent.next_publish().await.payload), "listening-again");
+    agent.client.disconnect().await.unwrap();
+    // Not announced unreachable at its end: the disconnect says it.
+    assert!(disconnected(&mut events, AGENT).await.reachable);
+    broker.shutdown().await;
+}
+
+/// Unsubscribes and waits for the UNSUBACK.
+async fn unsubscribe(client: &mut Mqtt5, filter: &str) {
+    use rumqttc::v5::{Event, mqttbytes::v5::Packet};
+    client.client.unsubscribe(filter).await.unwrap();
+    while !matches!(client.next_event_any().await, Event::Incoming(Packet::UnsubAck(_))) {}
 }
 
 /// An MQTT client that never subscribes to its reply topic — here one that

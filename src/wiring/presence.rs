@@ -11,12 +11,14 @@
 //!   runtime answers `Online` by sending it Subscription Adds at once (sent
 //!   on `Connected`, they were dropped as unrouted). WebSocket Agents are
 //!   reachable as they connect. An MQTT Agent that never subscribes to its
-//!   reply topic is never reported online;
+//!   reply topic is never reported online; one that unsubscribes it
+//!   ([`RegistryEvent::Unreachable`]) counts as gone, like a disconnect;
 //! * an Endpoint ID may have more than one connection for a moment (a
 //!   session taken over by a reconnect): it is offline only when its last
-//!   reachable connection ends, and each reachable connection is reported
-//!   `Online` (so its subscriptions are checked again). A connection that
-//!   ends without ever being reachable changes nothing. When an MQTT session
+//!   reachable connection ends (or stops listening), and each reachable
+//!   connection is reported `Online` (so its subscriptions are checked
+//!   again). A connection that ends without ever being reachable changes
+//!   nothing. When an MQTT session
 //!   is taken over, the old connection usually ends before the new one has
 //!   subscribed: the Agent reads `Offline`, then `Online` — which is what
 //!   happened, since Records sent in between were lost;
@@ -60,7 +62,7 @@ impl Presence {
                 self.live.entry(info.endpoint_id.clone()).or_default().insert(info.connection);
                 Some(AgentPresence::Online(info.endpoint_id.clone()))
             }
-            RegistryEvent::Disconnected(info) if self.tracked(info) => {
+            RegistryEvent::Disconnected(info) | RegistryEvent::Unreachable(info) if self.tracked(info) => {
                 let conns = self.live.get_mut(&info.endpoint_id)?;
                 // Never reachable: never reported online.
                 if !conns.remove(&info.connection) || !conns.is_empty() {
@@ -164,6 +166,17 @@ mod tests {
         assert_eq!(p.on_event(&RegistryEvent::Connected(a.clone())), None);
         assert_eq!(p.on_event(&RegistryEvent::Reachable(a.clone())), online("proto::a"));
         assert_eq!(p.on_event(&RegistryEvent::Disconnected(a)), offline("proto::a"));
+    }
+
+    #[test]
+    fn unreachable_is_offline_until_reachable_again() {
+        let mut p = Presence::new(|_| true);
+        let a = info("proto::a", 1, Mtp::Mqtt311);
+        assert_eq!(p.on_event(&RegistryEvent::Reachable(a.clone())), online("proto::a"));
+        assert_eq!(p.on_event(&RegistryEvent::Unreachable(a.clone())), offline("proto::a"));
+        assert_eq!(p.on_event(&RegistryEvent::Reachable(a.clone())), online("proto::a"));
+        assert_eq!(p.on_event(&RegistryEvent::Unreachable(a.clone())), offline("proto::a"));
+        assert_eq!(p.on_event(&RegistryEvent::Disconnected(a)), None, "already offline");
     }
 
     #[test]

@@ -257,7 +257,7 @@ impl LocalEndpoints {
                 // The endpoint's NATS subject is taken at connect already;
                 // Records arriving on it are routed locally like any other,
                 // so they reach the endpoint once it has subscribed.
-                Ok(RegistryEvent::Reachable(_)) => {}
+                Ok(RegistryEvent::Reachable(_) | RegistryEvent::Unreachable(_)) => {}
                 Err(RecvError::Lagged(_)) => self.resync().await,
                 Err(RecvError::Closed) => break,
             }
