@@ -77,6 +77,10 @@ impl Attachment {
     }
 
     /// Subscribes after the access check; returns the granted QoS (at most 1).
+    ///
+    /// A granted filter that matches the connection's reply topic makes it
+    /// reachable ([`crate::RegistryEvent::Reachable`]), once the router holds
+    /// the subscription: a Record sent in reaction to that event is queued.
     pub(crate) fn subscribe(
         &mut self,
         filter: &str,
@@ -92,11 +96,15 @@ impl Attachment {
         if self.shared.router.subscribe(filter, sub) {
             self.filters.push(Box::from(filter));
         }
+        if !self.entry.is_reachable() && rumqttd::protocol::matches(self.reply_topic(), filter) {
+            self.shared.registry.mark_reachable(&self.entry);
+        }
         Ok(granted)
     }
 
     /// Subscribes to both own topics at QoS 1 (WebSocket and in-process
-    /// endpoints, which have no SUBSCRIBE of their own).
+    /// endpoints, which have no SUBSCRIBE of their own). One of them is the
+    /// reply topic, so this makes the connection reachable.
     pub(crate) fn subscribe_own_topics(&mut self) {
         let topics = self.shared.policy.layout().own_topics(self.identity().endpoint_id());
         for topic in topics {
@@ -105,10 +113,19 @@ impl Attachment {
         }
     }
 
+    /// Unsubscribes; true if the filter was held. Dropping the last filter
+    /// that matches the reply topic makes the connection unreachable
+    /// ([`crate::RegistryEvent::Unreachable`]).
     pub(crate) fn unsubscribe(&mut self, filter: &str) -> bool {
         let removed = self.shared.router.unsubscribe(filter, self.id);
         if removed {
             self.filters.retain(|f| &**f != filter);
+            let reply_topic = self.reply_topic();
+            if self.entry.is_reachable()
+                && !self.filters.iter().any(|f| rumqttd::protocol::matches(reply_topic, f))
+            {
+                self.shared.registry.mark_unreachable(&self.entry);
+            }
         }
         removed
     }

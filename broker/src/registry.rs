@@ -1,15 +1,25 @@
 //! The endpoint registry: who is connected, over which MTP, since when, and
 //! how many Records and bytes went each way.
 //!
-//! Used by the rules engine (connect/disconnect events) and by
-//! `uspmesh endpoints` (a snapshot). Entries live in a [`DashMap`] keyed by
-//! connection; counters are atomics updated by the connection's own task.
+//! Used by the rules engine (reachable/disconnect events), the NATS mesh
+//! (connect/disconnect events) and by `uspmesh endpoints` (a snapshot).
+//! Entries live in a [`DashMap`] keyed by connection; counters are atomics
+//! updated by the connection's own task.
+//!
+//! A connection's events come in this order: [`RegistryEvent::Connected`]
+//! when its handshake is accepted, [`RegistryEvent::Reachable`] once Records
+//! published for it are routed to it (and [`RegistryEvent::Unreachable`] /
+//! `Reachable` again should it unsubscribe and subscribe again),
+//! [`RegistryEvent::Disconnected`] at its end. `Reachable` is what a sender
+//! waiting for an endpoint should wait for: an MQTT client is connected
+//! after CONNACK but receives nothing until it subscribes, and a Record sent
+//! in between is dropped as unrouted.
 
 use std::{
     net::SocketAddr,
     sync::{
         Arc,
-        atomic::{AtomicU64, Ordering},
+        atomic::{AtomicBool, AtomicU64, Ordering},
     },
     time::SystemTime,
 };
@@ -48,6 +58,9 @@ pub(crate) struct EndpointEntry {
     pub(crate) peer: Option<SocketAddr>,
     pub(crate) since: SystemTime,
     pub(crate) reply_topic: String,
+    /// Set by [`Registry::mark_reachable`], cleared by
+    /// [`Registry::mark_unreachable`].
+    reachable: AtomicBool,
     records_in: AtomicU64,
     bytes_in: AtomicU64,
     records_out: AtomicU64,
@@ -55,6 +68,11 @@ pub(crate) struct EndpointEntry {
 }
 
 impl EndpointEntry {
+    /// Whether it is reachable now (see [`RegistryEvent::Reachable`]).
+    pub(crate) fn is_reachable(&self) -> bool {
+        self.reachable.load(Ordering::Acquire)
+    }
+
     pub(crate) fn count_in(&self, records: u64, bytes: u64) {
         self.records_in.fetch_add(records, Ordering::Relaxed);
         self.bytes_in.fetch_add(bytes, Ordering::Relaxed);
@@ -77,6 +95,7 @@ impl EndpointEntry {
             peer: self.peer,
             connected_since: self.since,
             reply_topic: self.reply_topic.clone(),
+            reachable: self.is_reachable(),
             records_in: self.records_in.load(Ordering::Relaxed),
             bytes_in: self.bytes_in.load(Ordering::Relaxed),
             records_out: self.records_out.load(Ordering::Relaxed),
@@ -108,6 +127,10 @@ pub struct EndpointInfo {
     pub connected_since: SystemTime,
     /// The topic Records for it are published to.
     pub reply_topic: String,
+    /// Whether Records published to `reply_topic` reach it: it holds a
+    /// subscription matching that topic (WebSocket, in-process: from attach
+    /// on), see [`RegistryEvent::Reachable`].
+    pub reachable: bool,
     /// Records received from it.
     pub records_in: u64,
     /// Bytes of Records received from it.
@@ -119,10 +142,42 @@ pub struct EndpointInfo {
 }
 
 /// A change in who is connected.
+///
+/// Per connection, in this order: `Connected`; then `Reachable` (possibly
+/// never), followed by `Unreachable` and `Reachable` again in turn if it
+/// drops and takes back its subscription; then `Disconnected`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RegistryEvent {
-    /// An endpoint connected.
+    /// An endpoint connected: its handshake was accepted (MQTT: CONNACK
+    /// queued; WebSocket: upgrade accepted; in-process: link attached). It
+    /// may not receive Records yet — wait for [`RegistryEvent::Reachable`].
     Connected(EndpointInfo),
+    /// The endpoint can receive Records now: it holds a subscription whose
+    /// filter matches its reply topic ([`EndpointInfo::reply_topic`], the
+    /// topic announced in CONNACK and the one Records addressed to its
+    /// Endpoint ID are published to), so a Record published there from this
+    /// event on is queued for it.
+    ///
+    /// * MQTT: sent by the first SUBSCRIBE granting such a filter — the
+    ///   exact topic (`usp/agent/<eid>`), its subtree (`usp/agent/<eid>/#`,
+    ///   as 3.1.1 endpoints subscribe for the `/reply-to=` suffix) or any
+    ///   wider filter the endpoint may hold (`#` for an admin). It is sent
+    ///   before the SUBACK is written. A filter on the endpoint's *other*
+    ///   own topic (its controller topic, for an Agent) does not count:
+    ///   Records addressed to it are not published there.
+    /// * WebSocket and in-process links: right after `Connected`, since
+    ///   they are subscribed to their own topics as they attach (for
+    ///   WebSocket, before the 101 response is written).
+    ///
+    /// A further matching SUBSCRIBE announces nothing more. An MQTT client
+    /// that never subscribes to its reply topic (e.g. a publish-only tool)
+    /// never becomes reachable: no event, and `reachable: false` in the
+    /// snapshot, until it disconnects.
+    Reachable(EndpointInfo),
+    /// A reachable MQTT endpoint unsubscribed its last filter matching its
+    /// reply topic: Records for it are unrouted again, though it stays
+    /// connected. Not sent at disconnect (`Disconnected` says it all).
+    Unreachable(EndpointInfo),
     /// An endpoint disconnected; the info carries its final counters.
     Disconnected(EndpointInfo),
 }
@@ -162,6 +217,7 @@ impl Registry {
             peer: new.peer,
             since: SystemTime::now(),
             reply_topic: new.reply_topic,
+            reachable: AtomicBool::new(false),
             records_in: AtomicU64::new(0),
             bytes_in: AtomicU64::new(0),
             records_out: AtomicU64::new(0),
@@ -179,6 +235,24 @@ impl Registry {
             && self.events.receiver_count() > 0
         {
             let _ = self.events.send(RegistryEvent::Disconnected(entry.info()));
+        }
+    }
+
+    /// Marks a connection reachable and announces it
+    /// ([`RegistryEvent::Reachable`]) unless it already was. The flag is set
+    /// before the event is sent, so a reader that takes [`Registry::events`]
+    /// and then [`Registry::snapshot`] sees the change in one or both.
+    pub(crate) fn mark_reachable(&self, entry: &EndpointEntry) {
+        if !entry.reachable.swap(true, Ordering::AcqRel) && self.events.receiver_count() > 0 {
+            let _ = self.events.send(RegistryEvent::Reachable(entry.info()));
+        }
+    }
+
+    /// Marks a connection unreachable and announces it
+    /// ([`RegistryEvent::Unreachable`]) if it was reachable.
+    pub(crate) fn mark_unreachable(&self, entry: &EndpointEntry) {
+        if entry.reachable.swap(false, Ordering::AcqRel) && self.events.receiver_count() > 0 {
+            let _ = self.events.send(RegistryEvent::Unreachable(entry.info()));
         }
     }
 
@@ -207,7 +281,7 @@ impl Registry {
         self.entries.is_empty()
     }
 
-    /// Connect and disconnect events from now on.
+    /// Connect, reachability and disconnect events from now on.
     pub fn events(&self) -> broadcast::Receiver<RegistryEvent> {
         self.events.subscribe()
     }
@@ -234,14 +308,24 @@ mod tests {
         );
         entry.count_in(1, 10);
         entry.count_out(1, 20);
+        assert!(!registry.find("proto::a")[0].reachable, "not reachable before a subscription");
+        registry.mark_reachable(&entry);
+        registry.mark_reachable(&entry);
+        registry.mark_unreachable(&entry);
+        registry.mark_unreachable(&entry);
+        assert!(!registry.find("proto::a")[0].reachable);
         let found = registry.find("proto::a");
         assert_eq!(found.len(), 1);
         assert_eq!((found[0].records_in, found[0].bytes_in, found[0].bytes_out), (1, 10, 20));
         assert!(
-            matches!(events.recv().await.unwrap(), RegistryEvent::Connected(i) if i.endpoint_id == "proto::a")
+            matches!(events.recv().await.unwrap(), RegistryEvent::Connected(i) if i.endpoint_id == "proto::a" && !i.reachable)
         );
+        assert!(matches!(events.recv().await.unwrap(), RegistryEvent::Reachable(i) if i.reachable));
+        assert!(matches!(events.recv().await.unwrap(), RegistryEvent::Unreachable(i) if !i.reachable));
         registry.remove(ConnectionId(1));
         assert!(registry.is_empty());
+        // Each change marked twice, announced once: the next event is the
+        // disconnect.
         assert!(matches!(events.recv().await.unwrap(), RegistryEvent::Disconnected(i) if i.records_out == 1));
     }
 }

@@ -1,4 +1,4 @@
-//! The endpoint registry (snapshot, connect/disconnect events, counters),
+//! The endpoint registry (snapshot, connect/reachable/disconnect events, counters),
 //! in-process links talking to MQTT clients, graceful shutdown, and the
 //! connection limit.
 
@@ -42,6 +42,11 @@ async fn registry_snapshot_events_and_counters() {
 
     a5.subscribe("usp/agent/proto::r5", Q5::AtLeastOnce).await;
     a4.subscribe("usp/agent/proto::r4/#", rumqttc::QoS::AtLeastOnce).await;
+    // Subscribed to their reply topics: reachable, in that order.
+    for eid in ["proto::r5", "proto::r4"] {
+        let RegistryEvent::Reachable(info) = next_event(&mut events).await else { panic!("{eid} reachable") };
+        assert_eq!((info.endpoint_id.as_str(), info.reachable), (eid, true));
+    }
     let request = get_request("proto::r5", "proto::r4", "count");
     a5.publish("usp/agent/proto::r4", Q5::AtLeastOnce, request.clone(), Some("usp/agent/proto::r5")).await;
     a4.next_publish().await;

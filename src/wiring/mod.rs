@@ -4,8 +4,8 @@
 //! * [`local_link`]: the broker's in-process [`usp_broker::LocalLink`] as a
 //!   [`usp_endpoint::mtp::Link`], so the rules runtime (or any Controller
 //!   client) runs inside the appliance without a socket;
-//! * [`presence`]: the broker registry's connect / disconnect events as the
-//!   rules runtime's [`usp_rules::runtime::AgentPresence`].
+//! * [`presence`]: the broker registry's reachable / disconnect events as
+//!   the rules runtime's [`usp_rules::runtime::AgentPresence`].
 
 pub mod local_link;
 pub mod presence;

@@ -254,6 +254,10 @@ impl LocalEndpoints {
             match event {
                 Ok(RegistryEvent::Connected(info)) => self.connected(&info).await,
                 Ok(RegistryEvent::Disconnected(info)) => self.disconnected(info.connection).await,
+                // The endpoint's NATS subject is taken at connect already;
+                // Records arriving on it are routed locally like any other,
+                // so they reach the endpoint once it has subscribed.
+                Ok(RegistryEvent::Reachable(_) | RegistryEvent::Unreachable(_)) => {}
                 Err(RecvError::Lagged(_)) => self.resync().await,
                 Err(RecvError::Closed) => break,
             }
