@@ -49,6 +49,10 @@ type SyncDone = (Arc<str>, u64, Result<SyncReport, UspError>, bool);
 /// One Agent's subscription sync under way.
 struct AgentSync {
     generation: u64,
+    /// The set it puts in place.
+    specs: Vec<SubscriptionSpec>,
+    /// An attempt got no answer and the task waits to try again.
+    retrying: bool,
     task: tokio::task::JoinHandle<()>,
     /// The engine's priming Gets waiting for the sync, with when the engine
     /// issued them (by the runtime's clock).
@@ -349,12 +353,18 @@ impl<S: RecordSender> Driver<S> {
     }
 
     /// Starts putting `specs` in place on `agent`. A sync already under
-    /// way there is abandoned for the newer one (the newest set is the one
-    /// that counts, and a sync stuck on an Agent that was not listening yet
-    /// — its registry event can precede its MQTT SUBSCRIBE — should not
-    /// hold up the one its Connect Record starts); the plan is made from
-    /// what the Agent holds, so an interrupted sync is simply completed.
+    /// way for the same set keeps going (an Agent is often reported online
+    /// twice in a row — by the broker when it can receive, then by its own
+    /// Connect Record — and abandoning a sync that already created the rows
+    /// would lose its report). Otherwise the sync under way is abandoned for
+    /// the newer one: the newest set is the one that counts, and a sync
+    /// waiting to retry an Agent that did not answer should not hold up the
+    /// one its Connect Record starts. The plan is made from what the Agent
+    /// holds, so an interrupted sync is simply completed.
     fn subscribe(&mut self, agent: Arc<str>, specs: Vec<SubscriptionSpec>) {
+        if self.syncs.get(&agent).is_some_and(|s| s.specs == specs && !s.retrying) {
+            return;
+        }
         if let Some(old) = self.syncs.remove(&agent) {
             old.task.abort();
             // The newer set comes with its own priming Get.
@@ -372,6 +382,7 @@ impl<S: RecordSender> Driver<S> {
         let timeout = self.engine.config().request_timeout.min(SYNC_REQUEST_TIMEOUT);
         let name = agent.clone();
         let permits = self.sync_permits.clone();
+        let kept = specs.clone();
         let task = tokio::spawn(async move {
             let mut wait = SYNC_RETRY_MIN;
             loop {
@@ -387,7 +398,7 @@ impl<S: RecordSender> Driver<S> {
                 wait = (wait * 2).min(SYNC_RETRY_MAX);
             }
         });
-        self.syncs.insert(agent, AgentSync { generation, task, primes });
+        self.syncs.insert(agent, AgentSync { generation, specs: kept, retrying: false, task, primes });
     }
 
     /// A sync attempt ended: report it; once the subscriptions are in place,
@@ -405,7 +416,11 @@ impl<S: RecordSender> Driver<S> {
                 let _ = self
                     .events
                     .send(RuntimeEvent::SyncFailed { agent: agent.clone(), error: error.to_string() });
-                if !again {
+                if again {
+                    if let Some(s) = self.syncs.get_mut(&agent) {
+                        s.retrying = true;
+                    }
+                } else {
                     self.syncs.remove(&agent);
                 }
                 return;
