@@ -8,7 +8,15 @@
 //!    its last write (timers under way keep their deadlines across the
 //!    restart). It goes before the broker, whose shutdown closes the
 //!    engine's in-process link;
-//! 3. the broker stops accepting, lets every connection write out what is
+//! 3. the rule events handed over before the engine stopped are passed on
+//!    to the bridge and NATS;
+//! 4. the cloud bridge stops: its local links detach, what they handed
+//!    over is written to its on-disk queue (flushed), and the uplink says
+//!    DISCONNECT — what the cloud has not acknowledged stays queued on disk
+//!    for the next start;
+//! 5. the NATS node leaves the cluster (its registry entries and heartbeat
+//!    removed), so other nodes stop routing here before the broker closes;
+//! 6. the broker stops accepting, lets every connection write out what is
 //!    queued for it and say goodbye (MQTT 5 DISCONNECT, WebSocket close),
 //!    and waits for them — at most [`DRAIN_LIMIT`], so a peer that stopped
 //!    reading cannot hold the stop (its write times out anyway).
@@ -49,6 +57,30 @@ impl Appliance {
                     rules_persisted = false;
                     tracing::error!(%error, "rules engine stopped without writing its state");
                 }
+            }
+        }
+
+        if let Some(task) = self.upstream {
+            // Ends once the runtime's sender is gone (it is, the runtime
+            // stopped above) and every event was passed on.
+            let _ = task.await;
+        }
+        if let Some(bridge) = self.bridge {
+            match std::sync::Arc::try_unwrap(bridge) {
+                Ok(bridge) => {
+                    bridge.shutdown().await;
+                    tracing::info!("cloud bridge stopped, queue flushed");
+                }
+                Err(_) => tracing::warn!("cloud bridge still in use; stopped without waiting"),
+            }
+        }
+        if let Some(nats) = self.nats {
+            match std::sync::Arc::try_unwrap(nats) {
+                Ok(nats) => {
+                    nats.shutdown().await;
+                    tracing::info!("NATS node left the cluster");
+                }
+                Err(_) => tracing::warn!("NATS node still in use; stopped without leaving gracefully"),
             }
         }
 
