@@ -1,7 +1,8 @@
 //! Test fixtures shared by uspmesh's crates (a dev-dependency only).
 //!
 //! The tests run real servers, not mocks: [`Mosquitto`] starts Debian's
-//! `mosquitto` on a free loopback port and stops it on drop. Everything
+//! `mosquitto` on a free loopback port and stops it on drop; [`NatsServer`]
+//! does the same for `nats-server` (JetStream on). Everything
 //! here panics with a message that says what to install or what went
 //! wrong: a fixture that cannot start is a failed test, never a skipped one.
 //!
@@ -12,8 +13,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test fixtures: a panic is a failed test
 
 mod mosquitto;
+mod nats_server;
 
 pub use mosquitto::Mosquitto;
+pub use nats_server::NatsServer;
 
 use std::path::PathBuf;
 
