@@ -123,6 +123,53 @@ async fn a_rule_event_is_published_to_nats() {
     a.shutdown().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_schedule_loaded_on_both_nodes_is_acted_on_once_per_firing() {
+    let nats = NatsServer::start();
+    let client = async_nats::connect(nats.url()).await.unwrap();
+    let config = node_config(&nats, "a");
+    let subject = Subjects::new("hq").unwrap().notify(&config.rules.engine_id(), "tick").unwrap();
+    let mut events = client.subscribe(subject).await.unwrap();
+    client.flush().await.unwrap();
+
+    let rule = "[rule.tick]\nwhen = { schedule = \"every 1s\" }\n[[rule.tick.then]]\npublish = \"tick\"\n";
+    let options =
+        || StartOptions { rules: Some(vec![usp_rules::Source::new("tick.toml", rule)]), trace_events: false };
+    let a = Appliance::start(config, options()).await.unwrap();
+    let b = Appliance::start(node_config(&nats, "b"), options()).await.unwrap();
+    // Firings from the next whole second on find both engines running.
+    let both_from = jiff::Timestamp::now().as_second() + 1;
+
+    // Each event names its firing by the second it ran in (`every 1s` is
+    // aligned to whole seconds). A second node acting on a firing would
+    // publish within the same second: once the events of a later firing
+    // have come, an earlier firing's count is final.
+    let mut per_second = std::collections::BTreeMap::<i64, u32>::new();
+    let mut firings_with_both_running = 0;
+    while firings_with_both_running < 4 {
+        let message = tokio::time::timeout(Duration::from_secs(20), futures_next(&mut events)).await.unwrap();
+        let event: serde_json::Value = serde_json::from_slice(&message.payload).unwrap();
+        let at: jiff::Timestamp = event["at"].as_str().unwrap().parse().unwrap();
+        let second = at.as_second();
+        if second < both_from {
+            continue;
+        }
+        *per_second.entry(second).or_default() += 1;
+        firings_with_both_running = per_second.len();
+    }
+    let counts: Vec<u32> = per_second.values().copied().collect();
+    // The last firing may still be arriving; every earlier one is final.
+    assert!(counts[..counts.len() - 1].iter().all(|&n| n == 1), "events per firing: {per_second:?}");
+    let sent = |appliance: &Appliance| {
+        let rules = appliance.rules().unwrap().clone();
+        async move { rules.status().await.unwrap().counters.upstream_sent }
+    };
+    let (sent_a, sent_b) = (sent(&a).await, sent(&b).await);
+    assert!(sent_a + sent_b >= 3, "a {sent_a}, b {sent_b}");
+    b.shutdown().await;
+    a.shutdown().await;
+}
+
 /// A USP Controller over MQTT 5 (rumqttc): its reply topic from the
 /// CONNACK's Response Information, as TR-369 has it.
 struct Controller {

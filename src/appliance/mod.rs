@@ -9,6 +9,7 @@
 //! | `serve.rs` | [`Appliance::start`]: the assembly, in order |
 //! | `admin.rs` | the HTTP endpoints: `/metrics` and the `/v1/…` admin API |
 //! | `upstream.rs` | rule `publish` events to the bridge and NATS (their JSON shape) |
+//! | `schedule_gate.rs` | on a NATS mesh, one node acts on each schedule firing (a lease per firing) |
 //! | `metrics.rs` | the process's Prometheus recorder |
 //! | `reload.rs` | [`Appliance::reload_rules`]: the rules directory again, all or nothing |
 //! | `shutdown.rs` | [`Appliance::shutdown`]: the graceful stop |
@@ -19,6 +20,7 @@ pub mod config;
 pub mod logging;
 pub mod metrics;
 mod reload;
+mod schedule_gate;
 mod serve;
 mod shutdown;
 mod upstream;

@@ -11,7 +11,8 @@
 //! 4. the cloud bridge (`[bridge]`) attaches its links to the broker and
 //!    starts its uplink, and the NATS node (`[nats]`) joins the cluster and
 //!    becomes the broker's remote route; rule `publish` events go to both
-//!    (`upstream.rs`);
+//!    (`upstream.rs`), and schedule firings are claimed through NATS so one
+//!    node of the mesh acts on each (`schedule_gate.rs`);
 //! 5. the rules engine attaches to the broker as its Controller and hears
 //!    who is connected (registry events are taken before the snapshot so
 //!    nobody falls between them, see [`Presence::forward`]);
@@ -29,13 +30,14 @@ use usp_broker::{
 };
 use usp_rules::{
     EngineConfig, LoadErrors, RuleSet, Source, TimeZone,
-    runtime::{RulesHandle, RulesRuntime, RuntimeConfig},
+    runtime::{RulesHandle, RulesRuntime, RuntimeConfig, ScheduleGate},
 };
 
 use super::{
     admin::{self, AdminState},
     config::ApplianceConfig,
     metrics,
+    schedule_gate::NatsGate,
     upstream::{NatsSink, Sinks},
 };
 use crate::wiring::{local_link, presence::Presence};
@@ -247,6 +249,10 @@ impl Appliance {
                     store: rules_config.state.clone(),
                     trace_events: options.trace_events,
                     upstream: sink,
+                    // On a mesh every node runs the same schedules: one acts.
+                    schedule_gate: nats.as_ref().map(|node| {
+                        Arc::new(NatsGate { work: node.rule_work().clone() }) as Arc<dyn ScheduleGate>
+                    }),
                     ..RuntimeConfig::new(engine_id.clone())
                 };
                 let link = local_link::attach(broker.link(&engine_id)?, RULES_LINK_CAPACITY);
