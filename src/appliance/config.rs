@@ -302,6 +302,32 @@ mod tests {
         assert_eq!(c, ApplianceConfig::default());
     }
 
+    /// The commented `[bridge]` and `[nats]` examples of the documented
+    /// file, uncommented, are a valid configuration.
+    #[test]
+    fn the_commented_bridge_and_nats_examples_parse() {
+        let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/uspmesh.toml");
+        let text = std::fs::read_to_string(&file).unwrap();
+        let start = text.find("# [bridge]").unwrap();
+        let is_setting = |l: &&str| {
+            l.starts_with("# [")
+                || l.strip_prefix("# ").is_some_and(|rest| {
+                    rest.split_once(" = ")
+                        .is_some_and(|(k, _)| k.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
+                })
+        };
+        let uncommented: String =
+            text[start..].lines().filter(is_setting).map(|l| format!("{}\n", &l[2..])).collect();
+        let c = parse(&uncommented).unwrap_or_else(|e| panic!("{e}\n{uncommented}"));
+        let bridge = c.bridge.unwrap();
+        assert_eq!(bridge.controllers[0].endpoint_id, "proto::cloud-acs");
+        assert_eq!(bridge.events.filters.len(), 1);
+        assert_eq!(bridge.queue.max_records, 100_000);
+        let nats = c.nats.unwrap();
+        assert_eq!((nats.site.as_str(), nats.node.as_str()), ("hq", "appliance-1"));
+        assert_eq!(nats.rules.lease_ttl_s, 300);
+    }
+
     #[test]
     fn the_container_configuration_loads() {
         let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/container.toml");
