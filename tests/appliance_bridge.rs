@@ -62,7 +62,8 @@ async fn cloud_subscriber(cloud: &Mosquitto, filter: &str) -> tokio::sync::mpsc:
                 }
                 v5::Event::Incoming(v5::Incoming::Publish(p)) => {
                     let topic = String::from_utf8_lossy(&p.topic).into_owned();
-                    if tx.send((topic, p.payload.to_vec())).await.is_err() {
+                    let sent = tx.send((topic, p.payload.to_vec())).await;
+                    if sent.is_err() {
                         return;
                     }
                 }

@@ -201,7 +201,8 @@ impl Controller {
                         let _ = suback_tx.send(()).await;
                     }
                     v5::Event::Incoming(v5::Incoming::Publish(p)) => {
-                        if tx.send(p.payload.to_vec()).await.is_err() {
+                        let sent = tx.send(p.payload.to_vec()).await;
+                        if sent.is_err() {
                             return;
                         }
                     }
