@@ -141,7 +141,10 @@ async fn a_rule_event_reaches_the_cloud_server_through_the_bridge() {
     assert!(!engine.is_empty());
 
     let report = appliance.shutdown().await;
-    assert!(report.rules_persisted && report.drained);
+    assert!(
+        report.rules_persisted && report.drained && report.bridge_flushed && report.nats_left,
+        "{report:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -231,6 +234,34 @@ fn bad_bridge_and_nats_values_exit_2_naming_file_and_line() {
             .assert()
             .code(2)
             .stderr(predicate::str::contains(format!("error: invalid configuration: {}", file.display())))
+            .stderr(predicate::str::contains(expected));
+    }
+
+    // Values only the bridge or the NATS node can judge (a URL's scheme, a
+    // site name that cannot be part of a stream name) are refused at start,
+    // also with exit status 2, naming the section.
+    let ephemeral = "[[broker.mqtt]]\nbind = \"127.0.0.1:0\"\n[[broker.websocket]]\nbind = \"127.0.0.1:0\"\n\
+                     [metrics]\nenabled = false\n[admin]\nenabled = false\n";
+    let queue = dir.path().join("q").display().to_string();
+    let cases = [
+        (
+            "scheme.toml",
+            format!("[bridge]\nurl = \"http://x\"\ncontrollers = []\nqueue = {{ dir = {queue:?} }}\n"),
+            "[bridge]: bridge url \"http://x\"",
+        ),
+        (
+            "site.toml",
+            "[nats]\nservers = [\"nats://127.0.0.1:1\"]\nsite = \"h.q\"\nnode = \"a\"\n".to_owned(),
+            "[nats]: invalid [nats] configuration: site \"h.q\"",
+        ),
+    ];
+    for (name, text, expected) in cases {
+        let file = dir.path().join(name);
+        std::fs::write(&file, format!("{ephemeral}{text}")).unwrap();
+        support::uspmesh()
+            .args(["serve", "--config", file.to_str().unwrap()])
+            .assert()
+            .code(2)
             .stderr(predicate::str::contains(expected));
     }
 }

@@ -94,7 +94,12 @@ async fn an_agent_on_a_answers_a_controller_on_b() {
     assert!(v["stats"]["forwarded"].as_u64().unwrap() >= 1, "{v}");
 
     tokio::task::spawn_blocking(move || sim.stop()).await.unwrap();
-    b.shutdown().await;
+    let report = b.shutdown().await;
+    assert!(report.nats_left && report.bridge_flushed, "{report:?}");
+    // B left the registry: A no longer routes the Controller there.
+    tokio::time::timeout(Duration::from_secs(10), a.nats().unwrap().wait_located(CONTROLLER, None))
+        .await
+        .expect("B's endpoints leave the shared registry");
     a.shutdown().await;
 }
 

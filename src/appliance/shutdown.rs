@@ -36,6 +36,12 @@ pub struct ShutdownReport {
     pub rules_persisted: bool,
     /// Whether every connection drained within [`DRAIN_LIMIT`].
     pub drained: bool,
+    /// Whether the cloud bridge stopped gracefully, its queue written
+    /// (true also when no bridge is configured).
+    pub bridge_flushed: bool,
+    /// Whether the NATS node left the cluster gracefully (true also when
+    /// no NATS is configured).
+    pub nats_left: bool,
 }
 
 impl Appliance {
@@ -65,22 +71,32 @@ impl Appliance {
             // stopped above) and every event was passed on.
             let _ = task.await;
         }
+        // The admin API's copies are gone with the HTTP endpoints (step 1),
+        // so these are the last handles.
+        let mut bridge_flushed = true;
         if let Some(bridge) = self.bridge {
             match std::sync::Arc::try_unwrap(bridge) {
                 Ok(bridge) => {
                     bridge.shutdown().await;
                     tracing::info!("cloud bridge stopped, queue flushed");
                 }
-                Err(_) => tracing::warn!("cloud bridge still in use; stopped without waiting"),
+                Err(_) => {
+                    bridge_flushed = false;
+                    tracing::warn!("cloud bridge still in use; stopped without waiting");
+                }
             }
         }
+        let mut nats_left = true;
         if let Some(nats) = self.nats {
             match std::sync::Arc::try_unwrap(nats) {
                 Ok(nats) => {
                     nats.shutdown().await;
                     tracing::info!("NATS node left the cluster");
                 }
-                Err(_) => tracing::warn!("NATS node still in use; stopped without leaving gracefully"),
+                Err(_) => {
+                    nats_left = false;
+                    tracing::warn!("NATS node still in use; stopped without leaving gracefully");
+                }
             }
         }
 
@@ -90,6 +106,6 @@ impl Appliance {
         } else {
             tracing::warn!(limit_s = DRAIN_LIMIT.as_secs(), "broker connections did not drain in time");
         }
-        ShutdownReport { rules_persisted, drained }
+        ShutdownReport { rules_persisted, drained, bridge_flushed, nats_left }
     }
 }
