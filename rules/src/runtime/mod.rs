@@ -19,6 +19,9 @@
 //!   are repaired when an Agent reconnects or reboots (`Device.Boot!`);
 //! * hands rule events to an upstream sink (a channel the appliance wires
 //!   to the bridge or NATS), never waiting on it;
+//! * with a [`ScheduleGate`] (several engines running the same rules on a
+//!   mesh), asks it, off the loop, before a schedule-triggered firing runs
+//!   (`gate.rs`);
 //! * writes the engine's state changes to the [`Store`] off the hot path
 //!   (`persist.rs`), restores them at start and flushes them at shutdown,
 //!   so timers (a for-duration under way) keep their deadlines across a
