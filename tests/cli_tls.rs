@@ -7,73 +7,20 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
-
 use predicates::prelude::*;
-use rcgen::{
-    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
-    KeyUsagePurpose, SanType,
-};
 use support::{Broker, Sim, uspmesh};
-
-/// A directory removed on drop.
-struct TempDir(PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn write(dir: &Path, name: &str, pem: &str, key: &KeyPair) -> (String, String) {
-    let (cert, key_file) = (dir.join(format!("{name}.pem")), dir.join(format!("{name}.key")));
-    std::fs::write(&cert, pem).unwrap();
-    std::fs::write(&key_file, key.serialize_pem()).unwrap();
-    (cert.display().to_string(), key_file.display().to_string())
-}
-
-fn ca(dir: &Path, name: &str) -> (CertifiedIssuer<'static, KeyPair>, String) {
-    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    params.distinguished_name.push(DnType::CommonName, format!("uspmesh cli test {name}"));
-    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-    let key = KeyPair::generate().unwrap();
-    let (cert, _) = write(dir, name, &params.self_signed(&key).unwrap().pem(), &key);
-    (CertifiedIssuer::self_signed(params, key).unwrap(), cert)
-}
-
-fn leaf(
-    dir: &Path,
-    name: &str,
-    issuer: &CertifiedIssuer<'static, KeyPair>,
-    sans: Vec<SanType>,
-    usage: ExtendedKeyUsagePurpose,
-) -> (String, String) {
-    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    params.distinguished_name.push(DnType::CommonName, name);
-    params.subject_alt_names = sans;
-    params.extended_key_usages = vec![usage];
-    let key = KeyPair::generate().unwrap();
-    let cert = params.signed_by(&key, issuer).unwrap();
-    write(dir, name, &cert.pem(), &key)
-}
+use usp_testkit::{pki::Ca, temp_dir};
 
 #[test]
 fn mutual_tls_with_the_right_material_and_clear_failures_without() {
-    let dir = TempDir(std::env::temp_dir().join(format!("uspmesh-cli-tls-{}", std::process::id())));
-    std::fs::create_dir_all(&dir.0).unwrap();
-    let d = dir.0.as_path();
-    let (issuer, ca_file) = ca(d, "ca");
-    let (_, other_ca_file) = ca(d, "other-ca");
-    let server_sans =
-        vec![SanType::DnsName("localhost".try_into().unwrap()), SanType::IpAddress([127, 0, 0, 1].into())];
-    let (server_cert, server_key) =
-        leaf(d, "server", &issuer, server_sans, ExtendedKeyUsagePurpose::ServerAuth);
-    let uri = |eid: &str| SanType::URI(format!("urn:bbf:usp:id:{eid}").try_into().unwrap());
-    let (cli_cert, cli_key) =
-        leaf(d, "cli", &issuer, vec![uri("self::uspmesh-cli")], ExtendedKeyUsagePurpose::ClientAuth);
-    let (room_cert, room_key) =
-        leaf(d, "room", &issuer, vec![uri("proto::room-101")], ExtendedKeyUsagePurpose::ClientAuth);
+    let dir = temp_dir("cli-tls");
+    let (ca, other_ca) = (Ca::new(dir.path(), "ca"), Ca::new(dir.path(), "other-ca"));
+    let server = ca.server("server");
+    let cli = ca.client("cli", Some("self::uspmesh-cli"));
+    let room = ca.client("room", Some("proto::room-101"));
+    let ((ca_file, _), (other_ca_file, _)) = (ca.cert.files(), other_ca.cert.files());
+    let ((server_cert, server_key), (cli_cert, cli_key), (room_cert, room_key)) =
+        (server.files(), cli.files(), room.files());
 
     let broker = Broker::start_with(&format!(
         "cafile {ca_file}\ncertfile {server_cert}\nkeyfile {server_key}\nrequire_certificate true\n"

@@ -8,58 +8,22 @@
 
 mod support;
 
-use std::{path::Path, time::Duration};
+use std::time::Duration;
 
 use predicates::prelude::*;
-use rcgen::{
-    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
-    KeyUsagePurpose, SanType,
-};
 use serde_json::Value;
 use support::{Sim, free_port, spawn, uspmesh, wait_for_line};
-
-fn write(dir: &Path, name: &str, pem: &str, key: &KeyPair) -> (String, String) {
-    let (cert, key_file) = (dir.join(format!("{name}.pem")), dir.join(format!("{name}.key")));
-    std::fs::write(&cert, pem).unwrap();
-    std::fs::write(&key_file, key.serialize_pem()).unwrap();
-    (cert.display().to_string(), key_file.display().to_string())
-}
-
-fn leaf(
-    dir: &Path,
-    name: &str,
-    issuer: &CertifiedIssuer<'static, KeyPair>,
-    sans: Vec<SanType>,
-    usage: ExtendedKeyUsagePurpose,
-) -> (String, String) {
-    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    params.distinguished_name.push(DnType::CommonName, name);
-    params.subject_alt_names = sans;
-    params.extended_key_usages = vec![usage];
-    let key = KeyPair::generate().unwrap();
-    let cert = params.signed_by(&key, issuer).unwrap();
-    write(dir, name, &cert.pem(), &key)
-}
+use usp_testkit::{pki::Ca, temp_dir};
 
 #[test]
 fn mutual_tls_from_the_configuration_file() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = temp_dir("serve-tls");
     let d = dir.path();
-    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    params.distinguished_name.push(DnType::CommonName, "uspmesh serve test CA");
-    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-    let key = KeyPair::generate().unwrap();
-    let (ca_file, _) = write(d, "ca", &params.self_signed(&key).unwrap().pem(), &key);
-    let issuer = CertifiedIssuer::self_signed(params, key).unwrap();
-    let server_sans = vec![SanType::IpAddress([127, 0, 0, 1].into())];
-    let (server_cert, server_key) =
-        leaf(d, "server", &issuer, server_sans, ExtendedKeyUsagePurpose::ServerAuth);
-    let uri = |eid: &str| SanType::URI(format!("urn:bbf:usp:id:{eid}").try_into().unwrap());
-    let (cli_cert, cli_key) =
-        leaf(d, "cli", &issuer, vec![uri("self::uspmesh-cli")], ExtendedKeyUsagePurpose::ClientAuth);
-    let (room_cert, room_key) =
-        leaf(d, "room", &issuer, vec![uri("proto::room-101")], ExtendedKeyUsagePurpose::ClientAuth);
+    let ca = Ca::new(d, "ca");
+    let server = ca.server("server");
+    let ((ca_file, _), (server_cert, server_key)) = (ca.cert.files(), server.files());
+    let (cli_cert, cli_key) = ca.client("cli", Some("self::uspmesh-cli")).files();
+    let (room_cert, room_key) = ca.client("room", Some("proto::room-101")).files();
 
     let (mqtts, ws, metrics, admin) = (free_port(), free_port(), free_port(), free_port());
     let config = d.join("uspmesh.toml");

@@ -493,29 +493,13 @@ async fn bad_configurations_are_refused_at_start() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_uplink_speaks_tls_with_a_client_certificate() {
-    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, SanType};
     let dir = tempfile::tempdir().unwrap();
-    let write = |name: &str, pem: String| {
-        let path = dir.path().join(name);
-        std::fs::write(&path, pem).unwrap();
-        path
-    };
-    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    params.distinguished_name.push(DnType::CommonName, "cloud test CA");
-    let ca = CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap();
-    let mut params = CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
-    params.subject_alt_names.push(SanType::IpAddress([127, 0, 0, 1].into()));
-    let key = KeyPair::generate().unwrap();
-    let server = params.signed_by(&key, &ca).unwrap();
-    let ca_path = write("ca.pem", ca.pem());
-    let (server_cert, server_key) =
-        (write("server.pem", server.pem()), write("server.key", key.serialize_pem()));
-    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    params.distinguished_name.push(DnType::CommonName, "site-42");
-    let key = KeyPair::generate().unwrap();
-    let client = params.signed_by(&key, &ca).unwrap();
-    let (client_cert, client_key) = (write("site.pem", client.pem()), write("site.key", key.serialize_pem()));
+    let ca = usp_testkit::pki::Ca::new(dir.path(), "cloud-ca");
+    let server = ca.server("server");
+    let client = ca.client("site-42", None);
+    let ca_path = ca.cert.cert_file.clone();
+    let (server_cert, server_key) = (server.cert_file, server.key_file);
+    let (client_cert, client_key) = (client.cert_file, client.key_file);
 
     // mosquitto: a plain listener for the test's clients, and a TLS one
     // requiring a client certificate for the bridge.

@@ -13,7 +13,6 @@ use std::{net::SocketAddr, path::PathBuf, sync::Arc};
 
 use common::*;
 use futures_util::{SinkExt, StreamExt};
-use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, SanType};
 use rumqttc::v5::mqttbytes::QoS as Q5;
 use tokio_rustls::rustls::{
     self, ClientConfig, RootCertStore,
@@ -25,11 +24,12 @@ use usp_broker::{
     config::{TlsConfig, UserConfig},
     identity::IdentitySource,
 };
+use usp_testkit::{TempDir, pki::Ca, temp_dir};
 
 /// A test CA, a server certificate for 127.0.0.1, and client certificates.
 struct Pki {
-    dir: tempfile::TempDir,
-    ca: CertifiedIssuer<'static, KeyPair>,
+    _dir: TempDir,
+    ca: Ca,
 }
 
 /// A client certificate and its key.
@@ -42,32 +42,21 @@ struct ClientCert {
 
 impl Pki {
     fn new(name: &str) -> Pki {
-        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params.distinguished_name.push(DnType::CommonName, format!("{name} test CA"));
-        let ca = CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap();
-        Pki { dir: tempfile::tempdir().unwrap(), ca }
-    }
-
-    fn write(&self, name: &str, pem: &str) -> PathBuf {
-        let path = self.dir.path().join(name);
-        std::fs::write(&path, pem).unwrap();
-        path
+        let dir = temp_dir(name);
+        let ca = Ca::new(dir.path(), "ca");
+        Pki { _dir: dir, ca }
     }
 
     fn ca_path(&self) -> PathBuf {
-        self.write("ca.pem", &self.ca.pem())
+        self.ca.cert.cert_file.clone()
     }
 
     /// Listener settings: a server certificate for localhost / 127.0.0.1.
     fn listener(&self, verify_clients: bool, require: bool) -> TlsConfig {
-        let mut params = CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
-        params.subject_alt_names.push(SanType::IpAddress([127, 0, 0, 1].into()));
-        let key = KeyPair::generate().unwrap();
-        let cert = params.signed_by(&key, &self.ca).unwrap();
+        let server = self.ca.server("server");
         TlsConfig {
-            certificate_chain: self.write("server.pem", &cert.pem()),
-            private_key: self.write("server.key", &key.serialize_pem()),
+            certificate_chain: server.cert_file,
+            private_key: server.key_file,
             client_ca: verify_clients.then(|| self.ca_path()),
             require_client_certificate: require,
         }
@@ -75,26 +64,19 @@ impl Pki {
 
     /// A client certificate, with an Endpoint ID SAN when `eid` is given.
     fn client(&self, eid: Option<&str>) -> ClientCert {
-        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        params.distinguished_name.push(DnType::CommonName, "client");
-        if let Some(eid) = eid {
-            params.subject_alt_names.push(SanType::URI(format!("urn:bbf:usp:id:{eid}").try_into().unwrap()));
-        }
-        let key = KeyPair::generate().unwrap();
-        let cert = params.signed_by(&key, &self.ca).unwrap();
-        let tag = eid.unwrap_or("anonymous").replace(':', "_");
+        let issued = self.ca.client(eid.unwrap_or("anonymous"), eid);
         ClientCert {
-            der: cert.der().clone(),
-            key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
-            cert_path: self.write(&format!("{tag}.pem"), &cert.pem()),
-            key_path: self.write(&format!("{tag}.key"), &key.serialize_pem()),
+            der: CertificateDer::from(issued.cert_der),
+            key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(issued.key_der)),
+            cert_path: issued.cert_file,
+            key_path: issued.key_file,
         }
     }
 
     /// A rustls client trusting this CA, presenting `cert` if given.
     fn client_config(&self, cert: Option<&ClientCert>) -> Arc<ClientConfig> {
         let mut roots = RootCertStore::empty();
-        roots.add(self.ca.der().clone()).unwrap();
+        roots.add(CertificateDer::from(self.ca.cert.cert_der.clone())).unwrap();
         let builder = ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
             .with_safe_default_protocol_versions()
             .unwrap()
@@ -176,7 +158,7 @@ async fn required_and_untrusted_certificates() {
     // Signed by another CA (the client trusts the broker's CA, the broker not the client's).
     let untrusted = rogue.client(Some("proto::rogue"));
     let mut roots = RootCertStore::empty();
-    roots.add(pki.ca.der().clone()).unwrap();
+    roots.add(CertificateDer::from(pki.ca.cert.cert_der.clone())).unwrap();
     let config = ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
         .with_safe_default_protocol_versions()
         .unwrap()

@@ -10,22 +10,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers, not input paths
 
-use std::{
-    net::SocketAddr,
-    path::{Path, PathBuf},
-    sync::{
-        Arc,
-        atomic::{AtomicU32, Ordering},
-    },
-    time::Duration,
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+use usp_testkit::{
+    ExtendedKeyUsagePurpose, Mosquitto, SanType, TempDir,
+    pki::{Ca, Issued},
+    temp_dir,
 };
-use usp_testkit::Mosquitto;
 
 use futures_util::{SinkExt, StreamExt};
-use rcgen::{
-    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
-    KeyUsagePurpose, SanType,
-};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use tokio::{net::TcpListener, sync::oneshot};
 use tokio_tungstenite::tungstenite::{
@@ -60,41 +52,17 @@ async fn bounded<F: std::future::Future>(test: F) -> F::Output {
     tokio::time::timeout(Duration::from_secs(30), test).await.expect("test did not finish in time")
 }
 
-static INSTANCE: AtomicU32 = AtomicU32::new(0);
-
-/// A fresh directory for one test's files, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(what: &str) -> TempDir {
-        let n = INSTANCE.fetch_add(1, Ordering::SeqCst);
-        let dir = std::env::temp_dir().join(format!("uspmesh-{what}-{}-{n}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 // ---------------------------------------------------------------------------
 // Certificates
 
-/// A certificate and its key, as DER and as PEM files.
-struct Issued {
-    der: CertificateDer<'static>,
-    key: PrivatePkcs8KeyDer<'static>,
-    cert_file: PathBuf,
-    key_file: PathBuf,
+/// `issued` as the client or server identity rustls takes.
+fn identity(issued: &Issued) -> Identity {
+    Identity::new(vec![der(issued)], PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(issued.key_der.clone())))
+        .unwrap()
 }
 
-impl Issued {
-    fn identity(&self) -> Identity {
-        Identity::new(vec![self.der.clone()], PrivateKeyDer::Pkcs8(self.key.clone_key())).unwrap()
-    }
+fn der(issued: &Issued) -> CertificateDer<'static> {
+    CertificateDer::from(issued.cert_der.clone())
 }
 
 /// Everything a test needs, written to its directory.
@@ -114,79 +82,20 @@ struct Pki {
     controller: Issued,
 }
 
-fn write(dir: &Path, name: &str, cert_pem: &str, key: &KeyPair) -> (PathBuf, PathBuf) {
-    let cert_file = dir.join(format!("{name}.pem"));
-    let key_file = dir.join(format!("{name}.key"));
-    std::fs::write(&cert_file, cert_pem).unwrap();
-    std::fs::write(&key_file, key.serialize_pem()).unwrap();
-    (cert_file, key_file)
-}
-
-fn new_ca(dir: &Path, name: &str) -> (CertifiedIssuer<'static, KeyPair>, Issued) {
-    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    params.distinguished_name.push(DnType::CommonName, format!("uspmesh test {name}"));
-    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-    let key = KeyPair::generate().unwrap();
-    let key_der = PrivatePkcs8KeyDer::from(key.serialize_der());
-    let (cert_file, key_file) = {
-        let cert = params.self_signed(&key).unwrap();
-        write(dir, name, &cert.pem(), &key)
-    };
-    let issuer = CertifiedIssuer::self_signed(params, key).unwrap();
-    let issued = Issued { der: issuer.der().clone(), key: key_der, cert_file, key_file };
-    (issuer, issued)
-}
-
-fn leaf(
-    dir: &Path,
-    name: &str,
-    issuer: &CertifiedIssuer<'static, KeyPair>,
-    sans: Vec<SanType>,
-    usage: ExtendedKeyUsagePurpose,
-) -> Issued {
-    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    params.distinguished_name.push(DnType::CommonName, name);
-    params.subject_alt_names = sans;
-    params.extended_key_usages = vec![usage];
-    let key = KeyPair::generate().unwrap();
-    let cert = params.signed_by(&key, issuer).unwrap();
-    let (cert_file, key_file) = write(dir, name, &cert.pem(), &key);
-    Issued {
-        der: cert.der().clone(),
-        key: PrivatePkcs8KeyDer::from(key.serialize_der()),
-        cert_file,
-        key_file,
-    }
-}
-
-fn uri(eid: &str) -> SanType {
-    SanType::URI(format!("{URN}{eid}").try_into().unwrap())
-}
-
 impl Pki {
     fn new() -> Pki {
-        let dir = TempDir::new("pki");
-        let d = dir.0.as_path();
-        let (ca_issuer, ca) = new_ca(d, "ca");
-        let (other_issuer, other_ca) = new_ca(d, "other-ca");
-        let server_sans = vec![
-            SanType::DnsName("localhost".try_into().unwrap()),
-            SanType::IpAddress([127, 0, 0, 1].into()),
-        ];
-        let server = leaf(d, "server", &ca_issuer, server_sans, ExtendedKeyUsagePurpose::ServerAuth);
-        let wrong_name_server = leaf(
-            d,
+        let dir = temp_dir("pki");
+        let ca_issuer = Ca::new(dir.path(), "ca");
+        let other_ca = Ca::new(dir.path(), "other-ca").cert;
+        let server = ca_issuer.server("server");
+        let wrong_name_server = ca_issuer.leaf(
             "wrong-name-server",
-            &ca_issuer,
             vec![SanType::DnsName("broker.example".try_into().unwrap())],
             ExtendedKeyUsagePurpose::ServerAuth,
         );
-        let agent = leaf(d, "agent", &ca_issuer, vec![uri(AGENT)], ExtendedKeyUsagePurpose::ClientAuth);
-        let controller =
-            leaf(d, "controller", &ca_issuer, vec![uri(CTRL)], ExtendedKeyUsagePurpose::ClientAuth);
-        drop(other_issuer);
-        Pki { dir, ca, other_ca, server, wrong_name_server, agent, controller }
+        let agent = ca_issuer.client("agent", Some(AGENT));
+        let controller = ca_issuer.client("controller", Some(CTRL));
+        Pki { dir, ca: ca_issuer.cert.clone(), other_ca, server, wrong_name_server, agent, controller }
     }
 
     /// Trust our CA (PEM file) and present `who`'s certificate (PEM files).
@@ -286,7 +195,7 @@ async fn mqtts_request_response_with_mutual_tls_in_both_mqtt_versions() {
 
         // The Agent: MQTT 3.1.1, CA and identity in memory, connecting to
         // 127.0.0.1 (checked against the IP SAN).
-        let agent_tls = TlsConfig::with_ca_der(vec![pki.ca.der.clone()]).with_identity(pki.agent.identity());
+        let agent_tls = TlsConfig::with_ca_der(vec![der(&pki.ca)]).with_identity(identity(&pki.agent));
         let agent_cfg = mqtt_config(AGENT, Role::Agent, MqttVersion::V311, "127.0.0.1", broker.port())
             .with_peer(CTRL, "usp/controller/self::rules")
             .with_tls(agent_tls);
@@ -358,9 +267,11 @@ async fn mqtts_with_a_required_client_certificate_refuses_a_client_without_one()
             assert_eq!(failure.kind, TlsFailureKind::ClientCertificateRefused, "{version:?}: {failure}");
         }
         // A certificate from an untrusted CA is refused the same way.
-        let foreign =
-            Identity::new(vec![pki.other_ca.der.clone()], PrivateKeyDer::Pkcs8(pki.other_ca.key.clone_key()))
-                .unwrap();
+        let foreign = Identity::new(
+            vec![der(&pki.other_ca)],
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(pki.other_ca.key_der.clone())),
+        )
+        .unwrap();
         let cfg = mqtt_config(AGENT, Role::Agent, MqttVersion::V5, "127.0.0.1", broker.port())
             .with_tls(TlsConfig::with_ca_file(&pki.ca.cert_file).with_identity(foreign));
         let failure = tls_failure_of_mqtt(MqttClient::connect(cfg).await);
@@ -372,7 +283,7 @@ async fn mqtts_with_a_required_client_certificate_refuses_a_client_without_one()
 #[tokio::test]
 async fn misconfigured_tls_is_a_config_time_error_naming_the_file() {
     let pki = Pki::new();
-    let dir = &pki.dir.0;
+    let dir = pki.dir.path();
     let mqtt = |tls: TlsConfig| {
         MqttClient::start(MqttConfig::new(AGENT, Role::Agent, "127.0.0.1", 1).with_tls(tls)).map(drop)
     };
@@ -427,8 +338,10 @@ async fn misconfigured_tls_is_a_config_time_error_naming_the_file() {
     assert!(matches!(&err, WsConfigError::Tls(TlsError::Read { path, .. }) if *path == missing), "{err:?}");
     let err = ws("ws://127.0.0.1:1/usp", ca.clone()).unwrap_err();
     assert!(matches!(err, WsConfigError::TlsWithoutWss(_)), "{err:?}");
-    let mismatch =
-        Identity::new(vec![pki.agent.der.clone()], PrivateKeyDer::Pkcs8(pki.controller.key.clone_key()));
+    let mismatch = Identity::new(
+        vec![der(&pki.agent)],
+        PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(pki.controller.key_der.clone())),
+    );
     assert_eq!(
         mismatch.unwrap_err(),
         TlsError::KeyMismatch {
@@ -505,8 +418,8 @@ fn tls_failure_of_ws(result: Result<(WsClient, Link<impl RecordSender>), WsError
 async fn wss_request_response_and_the_server_sees_the_client_endpoint_id() {
     bounded(async {
         let pki = Pki::new();
-        let roots = Arc::new(TrustRoots::Der(vec![pki.ca.der.clone()]).load().unwrap());
-        let (l, acceptor, port) = wss_listener(&pki.server.identity(), ClientAuth::Required(roots)).await;
+        let roots = Arc::new(TrustRoots::Der(vec![der(&pki.ca)]).load().unwrap());
+        let (l, acceptor, port) = wss_listener(&identity(&pki.server), ClientAuth::Required(roots)).await;
         let server = tokio::spawn(async move {
             let (mut ws, seen) = wss_accept(&l, &acceptor).await.unwrap();
             // A scripted Agent behind the server: answer a Get, then notify.
@@ -554,7 +467,7 @@ async fn wss_checks_the_server_name_and_ca() {
     bounded(async {
         let pki = Pki::new();
         // A certificate from our CA, but for "broker.example", not 127.0.0.1.
-        let (l, acceptor, port) = wss_listener(&pki.wrong_name_server.identity(), ClientAuth::None).await;
+        let (l, acceptor, port) = wss_listener(&identity(&pki.wrong_name_server), ClientAuth::None).await;
         let server = tokio::spawn(async move {
             // The client aborts the handshake: the server sees a failure.
             let first = wss_accept(&l, &acceptor).await.map(drop);
@@ -581,8 +494,8 @@ async fn wss_checks_the_server_name_and_ca() {
 async fn wss_with_a_required_client_certificate_refuses_a_client_without_one() {
     bounded(async {
         let pki = Pki::new();
-        let roots = Arc::new(TrustRoots::Der(vec![pki.ca.der.clone()]).load().unwrap());
-        let (l, acceptor, port) = wss_listener(&pki.server.identity(), ClientAuth::Required(roots)).await;
+        let roots = Arc::new(TrustRoots::Der(vec![der(&pki.ca)]).load().unwrap());
+        let (l, acceptor, port) = wss_listener(&identity(&pki.server), ClientAuth::Required(roots)).await;
         let server = tokio::spawn(async move { wss_accept(&l, &acceptor).await.map(drop) });
         let no_identity = TlsConfig::with_ca_file(&pki.ca.cert_file);
         let failure =
@@ -645,7 +558,7 @@ async fn client_sockets_have_tcp_nodelay_plain_and_tls() {
 
         // The WebSocket client, over TLS; and the probe itself tells the
         // two settings apart: the server's accepted socket keeps Nagle on.
-        let (l, acceptor, port) = wss_listener(&pki.server.identity(), ClientAuth::None).await;
+        let (l, acceptor, port) = wss_listener(&identity(&pki.server), ClientAuth::None).await;
         let server = tokio::spawn(async move { wss_accept(&l, &acceptor).await.unwrap() });
         let tls = TlsConfig::with_ca_file(&pki.ca.cert_file);
         let (_client, _link) =

@@ -105,6 +105,34 @@ fn lights_follow_occupancy_room_by_room() {
 }
 
 #[test]
+fn a_presence_change_fires_light_follows_presence_once() {
+    // `light-follows-presence` names the sensor, `after-hours-presence` numbers
+    // it: two subscriptions on the room controller select the same
+    // parameter, and the Agent sends the change on both.
+    let mut h = building();
+    let morning = h.advance_to(T0 + 9 * HOUR);
+    h.ack_all(&morning);
+    let (subs, _) = h.engine.subscriptions_for("proto::room-101");
+    let sensor = "Device.Node.1.IoTCapability.2.BinarySensor.Value";
+    let carrying: Vec<String> = subs
+        .iter()
+        .filter(|s| {
+            s.reference == sensor
+                || s.reference == r#"Device.Node.1.IoTCapability.[Name=="r101-presence"].BinarySensor.Value"#
+        })
+        .map(|s| s.id.clone())
+        .collect();
+    assert_eq!(carrying.len(), 2, "{subs:#?}");
+    let mut out = Vec::new();
+    for id in &carrying {
+        out.extend(h.vc_sub("proto::room-101", id, sensor, "true"));
+    }
+    assert_eq!(sets(&out).len(), 2, "dimmer and switch, once each: {:?}", sets(&out));
+    assert_eq!(h.explain("light-follows-presence").counts.evaluations, 1);
+    assert_eq!(h.explain("after-hours-presence").counts.evaluations, 1);
+}
+
+#[test]
 fn hvac_setback_when_a_window_stays_open() {
     let mut h = building();
     let morning = h.advance_to(T0 + 9 * HOUR);

@@ -415,3 +415,98 @@ async fn manual_clock_handle_is_shared() {
     hand.advance(Duration::from_secs(1));
     assert_eq!(clock.now(), t0() + Duration::from_secs(1));
 }
+
+#[tokio::test]
+async fn two_rules_on_one_sensor_are_evaluated_once_each_per_change() {
+    bounded(async {
+        // One rule names the sensor by its Name (a search expression), one
+        // by its instance number: two subscriptions select the same
+        // parameter, and the Agent sends a Notify on each.
+        let mut r = rig(
+            config(Clock::system()),
+            r#"
+            [rule.by-name]
+            when = { value_change = 'Device.IoTCapability.[Name=="occupancy"].BinarySensor.Value' }
+            [[rule.by-name.then]]
+            set = "Device.IoTCapability.3.BinaryControl.Value"
+            value = true
+
+            [rule.by-number]
+            when = { value_change = "Device.IoTCapability.1.BinarySensor.Value" }
+            [[rule.by-number.then]]
+            publish = "occupied"
+
+            [rule.window]
+            when = { value_change = "Device.IoTCapability.6.BinarySensor.Value" }
+            [[rule.window.then]]
+            publish = "window"
+            "#,
+            "21",
+        )
+        .await;
+        synced(&mut r.events).await;
+        reading(&r.reports, OCCUPANCY, "true");
+        // The window's change travels behind the sensor's: once it is
+        // evaluated, every Notify of the sensor's change has been handled.
+        reading(&r.reports, WINDOW, "true");
+        verdict(&mut r.events, "window", |v| matches!(v, Verdict::Fired)).await;
+        let status = r.api.status().await.unwrap();
+        assert_eq!(status.counters.notifications, 3, "two Notifies for the sensor, one for the window");
+        assert_eq!(status.engine.evaluations, 3, "one evaluation per rule");
+        assert_eq!(status.engine.fired, 3);
+        let (touch, _) = next_touch(&mut r.touches).await;
+        assert_eq!(touch, Touch::Set { path: LIGHT.into(), value: "true".into() });
+        r.runtime.shutdown().await.unwrap();
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_subscription_two_rules_share_survives_a_reload_that_drops_one() {
+    bounded(async {
+        let both = r#"
+            [rule.light]
+            when = { value_change = "Device.IoTCapability.1.BinarySensor.Value" }
+            [[rule.light.then]]
+            set = "Device.IoTCapability.3.BinaryControl.Value"
+            value = true
+
+            [rule.occupied]
+            when = { value_change = "Device.IoTCapability.1.BinarySensor.Value" }
+            [[rule.occupied.then]]
+            set = "Device.IoTCapability.5.EnumControl.Value"
+            value = "Eco"
+            "#;
+        let mut r = rig(config(Clock::system()), both, "21").await;
+        let first = synced(&mut r.events).await;
+        assert_eq!(
+            (first.created, first.failed.len()),
+            (2, 0),
+            "one ValueChange for both, and Boot!: {first:?}"
+        );
+        let ids = subscription_ids(&r.agent).await;
+        let only_occupied =
+            both.split("[rule.occupied]").nth(1).map(|b| format!("[rule.occupied]{b}")).unwrap();
+        let n = r
+            .api
+            .reload_sources(vec![Source::new("test.toml", only_occupied)], Vec::new())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(n, 1);
+        // A sync now (the Agent reconnected) keeps both rows.
+        r.api.presence(AgentPresence::Online(ROOM.into())).await.unwrap();
+        let again = synced(&mut r.events).await;
+        assert_eq!((again.created, again.kept, again.removed), (0, 2, 0), "{again:?}");
+        assert_eq!(subscription_ids(&r.agent).await, ids);
+        // The remaining rule fires from it, once; the dropped one is gone.
+        reading(&r.reports, OCCUPANCY, "true");
+        let (touch, _) = next_touch(&mut r.touches).await;
+        assert_eq!(touch, Touch::Set { path: MODE.into(), value: "Eco".into() });
+        verdict(&mut r.events, "occupied", |v| matches!(v, Verdict::Fired)).await;
+        let status = r.api.status().await.unwrap();
+        assert_eq!((status.engine.evaluations, status.engine.fired), (1, 1));
+        r.runtime.shutdown().await.unwrap();
+    })
+    .await;
+}

@@ -8,6 +8,21 @@
 //! hash lookup for its Agent, one walk of its path's segments, and then work
 //! for the triggers found only. Views are built on first use and dropped on
 //! reload.
+//!
+//! A notification on one of the engine's own subscriptions does not even
+//! walk a trie: each trigger on the Agent is bound to the subscription made
+//! for its reference ([`Binding`]), and the subscription ID finds the
+//! triggers bound to it ([`AgentView::route`]). That is also what makes a
+//! change count once per rule: the engine's subscriptions on an Agent may
+//! select the same parameter (two rules on one path share a subscription,
+//! but `….[Name=="r101-presence"].Value` and `….2.Value`, a wildcard and an
+//! instance, or a condition's read and a trigger do not), the Agent sends a
+//! Notify on each, and only the copy on a trigger's own subscription reaches
+//! it. The others update the cache and nothing else. Sharing one
+//! subscription per (type, reference) keeps the Agent's table small;
+//! routing by subscription removes the copies that sharing cannot (a rule's
+//! subscriptions cannot be merged into one covering reference without
+//! making the Agent report more than the rules need).
 
 use std::sync::Arc;
 
@@ -122,9 +137,40 @@ pub(crate) struct ViewEntry {
     pub(crate) trigger: TriggerId,
     /// What the Agent selector captured from this Agent's id.
     pub(crate) caps: Captures,
-    /// For a trigger with a search expression: the ID of the subscription
-    /// made for exactly its reference on this Agent.
-    pub(crate) sub_id: Option<Arc<str>>,
+    /// The subscription made for the trigger on this Agent (triggers on a
+    /// notification only).
+    pub(crate) binding: Option<Binding>,
+}
+
+/// The subscription a trigger is bound to on one Agent.
+#[derive(Debug)]
+pub(crate) struct Binding {
+    /// The notification type.
+    pub(crate) kind: NotifType,
+    /// The ReferenceList entry, with the Agent's captures filled in (the
+    /// subscription's ID derives from the two: [`subscription_id`]).
+    pub(crate) reference: String,
+    /// Whether the Agent evaluates all of the trigger's search expressions
+    /// for this subscription, so a notification on it needs no check of
+    /// them from the cache.
+    pub(crate) agent_checks_searches: bool,
+}
+
+/// Where a notification's subscription ID leads, on one Agent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Route<'v> {
+    /// One of the engine's subscriptions that triggers are bound to: these
+    /// entries, and no other.
+    Bound(&'v [u32]),
+    /// One of the engine's subscriptions that no trigger is bound to: one
+    /// for a condition's reads, or one a reload left behind that the sync
+    /// has not removed yet. Its values feed the cache; nothing fires.
+    Unbound,
+    /// A subscription the engine did not make (its ID lacks the engine's
+    /// prefix): an operator's, or a tool's. The engine cannot know what it
+    /// was made for, so its notifications are matched by path against
+    /// every trigger, searches checked from the cache.
+    Foreign,
 }
 
 /// The triggers that concern one Agent, indexed.
@@ -140,6 +186,8 @@ pub(crate) struct AgentView {
     pub(crate) offline: Vec<u32>,
     /// Rules with a trigger on this Agent.
     pub(crate) rules: FxHashSet<RuleId>,
+    /// Subscription ID → the entries bound to it.
+    bound: FxHashMap<Arc<str>, SmallVec<[u32; 2]>>,
 }
 
 /// A subscription ID derived from its reference: stable across restarts
@@ -170,54 +218,60 @@ impl AgentView {
                 continue;
             }
             let idx = u32::try_from(view.entries.len()).unwrap_or(u32::MAX);
-            let mut sub_id = None;
             let known =
                 |n: &str| caps.iter().find(|(k, _)| **k == *n).map(|(_, v)| std::borrow::Cow::Borrowed(&**v));
-            match &trig.kind {
+            // (type, reference, the pattern and how many of its segments the
+            // reference keeps)
+            let sub = match &trig.kind {
                 TriggerKind::ValueChange(p) => {
                     view.vc.insert_param(p, idx);
-                    if p.has_search() {
-                        sub_id = Some(Arc::from(subscription_id(
-                            sub_prefix,
-                            NotifType::ValueChange,
-                            &p.reference(&known),
-                        )));
-                    }
+                    Some((NotifType::ValueChange, p.reference(&known), p, p.segs.len()))
                 }
                 TriggerKind::Event { path, .. } => {
                     if let Some(name) = path.leaf_name() {
                         view.events.entry(name.into()).or_default().push(idx);
                     }
-                    if path.has_search() {
-                        sub_id = Some(Arc::from(subscription_id(
-                            sub_prefix,
-                            NotifType::Event,
-                            &path.reference(&known),
-                        )));
-                    }
+                    Some((NotifType::Event, path.reference(&known), path, path.segs.len()))
                 }
                 TriggerKind::Created(p) => {
                     view.created.insert_instance(p, idx);
-                    if p.has_search() {
-                        let r = creation_reference(p, &known);
-                        sub_id = Some(Arc::from(subscription_id(sub_prefix, NotifType::ObjectCreation, &r)));
-                    }
+                    // Always the table: the last segment is not in it.
+                    let kept = if p.is_table() { p.segs.len() } else { p.segs.len().saturating_sub(1) };
+                    Some((NotifType::ObjectCreation, creation_reference(p, &known), p, kept))
                 }
                 TriggerKind::Deleted(p) => {
                     view.deleted.insert_instance(p, idx);
-                    if p.has_search() {
-                        let r = deletion_reference(p, &known);
-                        sub_id = Some(Arc::from(subscription_id(sub_prefix, NotifType::ObjectDeletion, &r)));
-                    }
+                    Some((NotifType::ObjectDeletion, deletion_reference(p, &known), p, p.segs.len()))
                 }
-                TriggerKind::Online => view.online.push(idx),
-                TriggerKind::Offline => view.offline.push(idx),
-                TriggerKind::Schedule(_) | TriggerKind::Signal { .. } => {}
-            }
+                TriggerKind::Online => {
+                    view.online.push(idx);
+                    None
+                }
+                TriggerKind::Offline => {
+                    view.offline.push(idx);
+                    None
+                }
+                TriggerKind::Schedule(_) | TriggerKind::Signal { .. } => None,
+            };
+            let binding = sub.map(|(kind, reference, p, kept)| {
+                let id: Arc<str> = Arc::from(subscription_id(sub_prefix, kind, &reference));
+                view.bound.entry(id).or_default().push(idx);
+                Binding { kind, agent_checks_searches: p.agent_checks_searches(kept, &known), reference }
+            });
             view.rules.insert(trig.rule);
-            view.entries.push(ViewEntry { trigger: tid, caps, sub_id });
+            view.entries.push(ViewEntry { trigger: tid, caps, binding });
         }
         view
+    }
+
+    /// Where a notification on subscription `sub_id` leads (`prefix`: the
+    /// engine's subscription prefix).
+    pub(crate) fn route(&self, sub_id: &str, prefix: &str) -> Route<'_> {
+        if let Some(list) = self.bound.get(sub_id) {
+            return Route::Bound(list);
+        }
+        let ours = sub_id.strip_prefix(prefix).is_some_and(|rest| rest.starts_with('-'));
+        if ours { Route::Unbound } else { Route::Foreign }
     }
 }
 

@@ -1,5 +1,10 @@
 //! Notifications in: update the cache, find the triggers through the
 //! Agent's index, match them fully, and evaluate their rules.
+//!
+//! A notification reaches only the triggers bound to the subscription it
+//! came on ([`Route`]): when several of the engine's subscriptions on an
+//! Agent select the same change, each rule still evaluates it once (the
+//! other copies only feed the cache). See [`super::index`] for why.
 
 use std::{borrow::Cow, collections::BTreeMap, sync::Arc};
 
@@ -8,7 +13,7 @@ use usp_proto::usp::{GetResp, Notify, notify::Notification, notify::operation_co
 use super::{
     Engine,
     cache::Stored,
-    index::{AgentView, Hits},
+    index::{AgentView, Hits, Route},
     io::{Notice, Output},
     state::Ctx,
 };
@@ -75,6 +80,25 @@ pub(crate) fn term_holds<'v>(
 /// A variable lookup over captures only.
 pub(crate) fn caps_vars<'c>(caps: &'c Captures) -> impl Fn(&str) -> Option<Cow<'c, str>> + 'c {
     move |n: &str| caps.iter().find(|(k, _)| **k == *n).map(|(_, v)| Cow::Borrowed(&**v))
+}
+
+/// The entries a notification on `sub_id` may reach, and whether they are
+/// bound to that subscription (then the Agent may have checked their
+/// searches). `lookup` finds candidates by path, for a subscription the
+/// engine did not make.
+fn candidates(view: &AgentView, sub_id: &str, prefix: &str, lookup: impl FnOnce(&mut Hits)) -> (Hits, bool) {
+    let mut hits = Hits::new();
+    match view.route(sub_id, prefix) {
+        Route::Bound(list) => {
+            hits.extend_from_slice(list);
+            (hits, true)
+        }
+        Route::Unbound => (hits, false),
+        Route::Foreign => {
+            lookup(&mut hits);
+            (hits, false)
+        }
+    }
 }
 
 impl Engine {
@@ -192,8 +216,7 @@ impl Engine {
         let chain = if source == Source::Change { entry.writes.cause(path, Some(&value), now) } else { None };
         let prefix = &self.sub_prefix;
         let view = entry.view.get_or_insert_with(|| Arc::new(AgentView::build(&set, agent, prefix))).clone();
-        let mut hits = Hits::new();
-        view.vc.lookup(path, &mut hits);
+        let (hits, bound) = candidates(&view, sub_id, prefix, |hits| view.vc.lookup(path, hits));
         self.stats.candidates += hits.len() as u64;
         for h in hits {
             let Some(ve) = view.entries.get(h as usize) else { continue };
@@ -204,7 +227,7 @@ impl Engine {
                 // a state (for-duration, hysteresis) look at it.
                 continue;
             }
-            let by_sub = ve.sub_id.as_deref() == Some(sub_id);
+            let by_sub = bound && ve.binding.as_ref().is_some_and(|b| b.agent_checks_searches);
             let mut caps = ve.caps.clone();
             let matched = pattern.match_param(path, &mut caps, &mut |prefix, terms| {
                 by_sub || self.search_in_cache(agent, prefix, terms, &ve.caps)
@@ -237,20 +260,28 @@ impl Engine {
     ) {
         let view = self.view(agent);
         let name = event_name.strip_suffix('!').unwrap_or(event_name);
-        let Some(list) = view.events.get(name) else { return };
-        self.stats.candidates += list.len() as u64;
+        let (hits, bound) = candidates(&view, sub_id, &self.sub_prefix, |hits| {
+            if let Some(list) = view.events.get(name) {
+                hits.extend_from_slice(list);
+            }
+        });
+        if hits.is_empty() {
+            return;
+        }
+        self.stats.candidates += hits.len() as u64;
         let set = self.set.clone();
         let chain = self.agents.get_mut(agent).and_then(|e| e.writes.cause(obj_path, None, now));
         let params = Arc::new(params);
         let path: Arc<str> = Arc::from(obj_path);
-        for &h in list {
+        for h in hits {
             let Some(ve) = view.entries.get(h as usize) else { continue };
             let Some(trig) = set.triggers.get(ve.trigger) else { continue };
             let TriggerKind::Event { path: pattern, args } = &trig.kind else { continue };
-            if !args.iter().all(|(k, v)| params.get(k) == Some(v)) {
+            // A subscription's ID says which triggers, not which event.
+            if pattern.leaf_name() != Some(name) || !args.iter().all(|(k, v)| params.get(k) == Some(v)) {
                 continue;
             }
-            let by_sub = ve.sub_id.as_deref() == Some(sub_id);
+            let by_sub = bound && ve.binding.as_ref().is_some_and(|b| b.agent_checks_searches);
             let mut caps = ve.caps.clone();
             let matched = pattern.match_object(obj_path, &mut caps, &mut |prefix, terms| {
                 by_sub || self.search_in_cache(agent, prefix, terms, &ve.caps)
@@ -302,12 +333,13 @@ impl Engine {
         }
         let chain = self.agents.get_mut(agent).and_then(|e| e.writes.cause(&prefix, None, now));
         let view = self.view(agent);
-        let mut hits = Hits::new();
-        if keys.is_some() {
-            view.created.lookup(&prefix, &mut hits)
-        } else {
-            view.deleted.lookup(&prefix, &mut hits)
-        }
+        let (hits, bound) = candidates(&view, sub_id, &self.sub_prefix, |hits| {
+            if keys.is_some() {
+                view.created.lookup(&prefix, hits)
+            } else {
+                view.deleted.lookup(&prefix, hits)
+            }
+        });
         self.stats.candidates += hits.len() as u64;
         let set = self.set.clone();
         let keys = keys.map(Arc::new);
@@ -315,10 +347,11 @@ impl Engine {
         for h in hits {
             let Some(ve) = view.entries.get(h as usize) else { continue };
             let Some(trig) = set.triggers.get(ve.trigger) else { continue };
-            let (TriggerKind::Created(pattern) | TriggerKind::Deleted(pattern)) = &trig.kind else {
-                continue;
+            let pattern = match (&trig.kind, &keys) {
+                (TriggerKind::Created(p), Some(_)) | (TriggerKind::Deleted(p), None) => p,
+                _ => continue,
             };
-            let by_sub = ve.sub_id.as_deref() == Some(sub_id);
+            let by_sub = bound && ve.binding.as_ref().is_some_and(|b| b.agent_checks_searches);
             let mut caps = ve.caps.clone();
             let matched = pattern.match_instance(&prefix, &mut caps, &mut |p, terms| {
                 by_sub || self.search_in_cache(agent, p, terms, &ve.caps)

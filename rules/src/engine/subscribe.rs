@@ -2,10 +2,15 @@
 //! that primes the cache.
 //!
 //! For an Agent, the engine needs:
-//! * one subscription per trigger reference that selects it (ValueChange,
-//!   Event, ObjectCreation, ObjectDeletion), with the Agent's captures
-//!   filled in (`[Name=="r{room}-presence"]` becomes `[Name=="r101-presence"]`)
-//!   and path captures turned into `*`;
+//! * one subscription per distinct (type, reference) of the triggers that
+//!   select it (ValueChange, Event, ObjectCreation, ObjectDeletion), with
+//!   the Agent's captures filled in (`[Name=="r{room}-presence"]` becomes
+//!   `[Name=="r101-presence"]`) and path captures turned into `*`; rules
+//!   watching the same path share it, and its ID, derived from type and
+//!   reference, stays the same as long as one rule still needs it (so a
+//!   sync keeps the row when another rule on it goes). Which triggers a
+//!   notification on it reaches is the index's business
+//!   ([`super::index`]);
 //! * ValueChange on every parameter a condition reads from it (`Device.…`
 //!   in `if`, `values`), so the cache stays current;
 //! * OperationComplete on the commands rules may run on it (to follow them);
@@ -18,7 +23,7 @@ use std::{borrow::Cow, collections::BTreeMap, sync::Arc};
 
 use super::{
     Engine,
-    index::{AgentView, creation_reference, deletion_reference, subscription_id},
+    index::{AgentView, subscription_id},
     io::{AgentSubscriptions, NotifType, Output, SubscriptionSpec},
 };
 use crate::{
@@ -54,33 +59,18 @@ impl Engine {
             prime.extend(search_keys(p));
             add(refs, NotifType::ValueChange, r, retry);
         };
+        // Each trigger's own subscription, as the view bound it (one per
+        // distinct type and reference, shared by the triggers that need it).
         for ve in &view.entries {
             let Some(trig) = set.triggers.get(ve.trigger) else { continue };
-            let known = |n: &str| ve.caps.iter().find(|(k, _)| **k == *n).map(|(_, v)| Cow::Borrowed(&**v));
+            let Some(b) = &ve.binding else { continue };
+            add(&mut refs, b.kind, b.reference.clone(), trig.notif_retry);
             match &trig.kind {
                 TriggerKind::ValueChange(p) => {
-                    vc_with_prime(&mut refs, &mut prime, p, &ve.caps, trig.notif_retry)
-                }
-                TriggerKind::Event { path, .. } => {
-                    add(&mut refs, NotifType::Event, path.reference(&known), trig.notif_retry);
-                    prime.extend(search_keys(path));
-                }
-                TriggerKind::Created(p) => {
-                    add(
-                        &mut refs,
-                        NotifType::ObjectCreation,
-                        creation_reference(p, &known),
-                        trig.notif_retry,
-                    );
+                    prime.push(b.reference.clone());
                     prime.extend(search_keys(p));
                 }
-                TriggerKind::Deleted(p) => {
-                    add(
-                        &mut refs,
-                        NotifType::ObjectDeletion,
-                        deletion_reference(p, &known),
-                        trig.notif_retry,
-                    );
+                TriggerKind::Event { path: p, .. } | TriggerKind::Created(p) | TriggerKind::Deleted(p) => {
                     prime.extend(search_keys(p));
                 }
                 TriggerKind::Online

@@ -93,11 +93,6 @@ impl PathPattern {
         self.leaf == Leaf::Object && !matches!(self.segs.last(), Some(Seg::Name(_)) | None)
     }
 
-    /// True when some segment is a search expression.
-    pub(crate) fn has_search(&self) -> bool {
-        self.segs.iter().any(|s| matches!(s, Seg::Search(_)))
-    }
-
     /// Every placeholder name: instance captures and names inside search
     /// constants, with their offset in the pattern text.
     pub(crate) fn placeholders(&self) -> impl Iterator<Item = (&str, usize)> {
@@ -276,7 +271,6 @@ mod tests {
             Leaf::Command("Toggle".into())
         );
         let s = p(r#"Device.IoTCapability.[Class=="LevelSensor"&&LevelSensor.Value>=20.5].Name"#);
-        assert!(s.has_search());
         let Seg::Search(terms) = &s.segs[2] else { panic!() };
         assert_eq!(terms.len(), 2);
         assert_eq!(terms[1].param, vec![Box::from("LevelSensor"), Box::from("Value")]);
@@ -441,5 +435,11 @@ mod tests {
         assert_eq!(pat.reference(&unknown), "Device.Node.*.IoTCapability.*.BinaryControl.Value");
         assert_eq!(p("Device.Boot!").reference(&unknown), "Device.Boot!");
         assert_eq!(p("Device.X.").render(&unknown).unwrap(), "Device.X.");
+        // Whether the Agent checks the searches of such a subscription.
+        let all = pat.segs.len();
+        assert!(pat.agent_checks_searches(all, &known));
+        assert!(!pat.agent_checks_searches(all, &unknown), "widened to *");
+        assert!(!pat.agent_checks_searches(3, &known), "the search lies beyond the reference");
+        assert!(p("Device.Node.*.").agent_checks_searches(1, &unknown), "no search to check");
     }
 }

@@ -86,6 +86,22 @@ impl PathPattern {
         out
     }
 
+    /// Whether a subscription on [`PathPattern::reference_prefix`]`(n)`
+    /// makes the Agent evaluate every search expression of the pattern:
+    /// none lies beyond the first `n` segments, and each within them can be
+    /// filled (else it was widened to `*`). Only then may a notification
+    /// on that subscription skip the engine's own check of the searches.
+    pub(crate) fn agent_checks_searches<'v>(&self, n: usize, known: Vars<'_, 'v>) -> bool {
+        let mut scratch = String::new();
+        self.segs.iter().enumerate().all(|(i, seg)| match seg {
+            Seg::Search(terms) => {
+                scratch.clear();
+                i < n && render_search(&mut scratch, terms, known).is_ok()
+            }
+            _ => true,
+        })
+    }
+
     fn push_leaf(&self, out: &mut String) {
         match &self.leaf {
             Leaf::Object => {}
