@@ -416,11 +416,7 @@ fn bad_config_files_exit_2_naming_file_and_line() {
     let cases = [
         ("unknown.toml", "[rules]\nsite = \"a\"\nsiet = \"b\"\n", ":3:1: unknown field `siet`"),
         ("value.toml", "[metrics]\nbind = \"nowhere\"\n", ":2:8: "),
-        (
-            "bridge.toml",
-            "[bridge]\nurl = \"mqtts://cloud\"\n",
-            "[bridge]: the cloud bridge is not yet supported",
-        ),
+        ("bridge.toml", "[bridge]\nurl = \"mqtts://cloud\"\n", ":1:1: missing field `controllers`"),
         ("syntax.toml", "[rules\n", ":1:"),
         (
             "listener.toml",

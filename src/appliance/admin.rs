@@ -14,6 +14,8 @@
 //! | `GET /v1/endpoints` | `{"endpoints": [{endpoint_id, mtp, tls, peer, client_id, connected_since, connected_for_s, records_in, bytes_in, records_out, bytes_out, admin, reply_topic}]}` |
 //! | `GET /v1/rules/status` | `{"endpoint_id", "dir", "rules": [{name, stopped}], "engine": {…}, "counters": {…}, "requests_in_flight", "agents_syncing", "next_deadline"}` |
 //! | `GET /v1/rules/{name}/explain` | `{"rule", "text"}`; 404 `{"error"}` for an unknown rule |
+//! | `GET /v1/bridge` | `{"connected", "queued", "queued_bytes", "delivered", "dropped_oldest", "dropped_newest", "dropped_other", "received", "refused", "sessions", "recovered", "damaged_segments"}`; 404 when no `[bridge]` is configured |
+//! | `GET /v1/nats` | `{"node", "stream", "stats": {forwarded, forward_dropped, received, …}}`; 404 when no `[nats]` is configured |
 //! | `POST /v1/rules/reload` | `{"rules": n}`; 422 `{"errors": ["file:line:column: reason", …]}` (the running rules stay); 409 `{"error"}` when no rules directory is configured |
 //!
 //! Errors are `{"error": "…"}` with a 4xx/5xx status; 404 on the
@@ -32,7 +34,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use usp_broker::{BrokerHandle, EndpointInfo};
+use usp_broker::{BrokerHandle, EndpointInfo, bridge::BridgeHandle, nats::NatsNode};
 use usp_rules::runtime::{RulesHandle, RuntimeStatus};
 
 use super::reload::{ReloadError, reload};
@@ -43,6 +45,8 @@ pub(crate) struct AdminState {
     pub(crate) broker: Arc<BrokerHandle>,
     pub(crate) rules: Option<RulesApi>,
     pub(crate) prometheus: Option<PrometheusHandle>,
+    pub(crate) bridge: Option<Arc<BridgeHandle>>,
+    pub(crate) nats: Option<Arc<NatsNode>>,
 }
 
 /// The rules engine, as the admin API sees it.
@@ -66,6 +70,8 @@ pub(crate) fn admin_router(state: AdminState) -> Router {
         .route("/v1/rules/status", get(rules_status))
         .route("/v1/rules/{name}/explain", get(rules_explain))
         .route("/v1/rules/reload", post(rules_reload))
+        .route("/v1/bridge", get(bridge_status))
+        .route("/v1/nats", get(nats_status))
         .with_state(state)
 }
 
@@ -125,6 +131,35 @@ fn endpoint_json(e: &EndpointInfo, now: SystemTime) -> Value {
 /// `2026-11-25T21:34:54.123Z`.
 pub(crate) fn rfc3339(t: SystemTime) -> String {
     jiff::Timestamp::try_from(t).map_or_else(|_| "?".to_owned(), |ts| format!("{ts:.3}"))
+}
+
+async fn bridge_status(State(state): State<AdminState>) -> Response {
+    let Some(bridge) = state.bridge.as_ref() else {
+        return error(StatusCode::NOT_FOUND, "no cloud bridge is configured ([bridge])");
+    };
+    let s = bridge.status();
+    Json(json!({
+        "connected": s.connected,
+        "queued": s.queued,
+        "queued_bytes": s.queued_bytes,
+        "delivered": s.delivered,
+        "dropped_oldest": s.dropped_oldest,
+        "dropped_newest": s.dropped_newest,
+        "dropped_other": s.dropped_other,
+        "received": s.received,
+        "refused": s.refused,
+        "sessions": s.sessions,
+        "recovered": s.recovered,
+        "damaged_segments": s.damaged_segments,
+    }))
+    .into_response()
+}
+
+async fn nats_status(State(state): State<AdminState>) -> Response {
+    let Some(nats) = state.nats.as_ref() else {
+        return error(StatusCode::NOT_FOUND, "no NATS cluster is configured ([nats])");
+    };
+    Json(json!({ "node": nats.node(), "stream": nats.stream_name(), "stats": nats.stats() })).into_response()
 }
 
 fn not_enabled() -> Response {

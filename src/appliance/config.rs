@@ -7,9 +7,12 @@
 //! admin API on `127.0.0.1:9465`, no rules and no rule state kept.
 //!
 //! An unknown key anywhere is an error that names it (a misspelt key that
-//! is silently ignored is a setting that silently does not apply); so is a
-//! `[bridge]` or `[nats]` section, which are reserved for the cloud bridge
-//! and NATS clustering that this build does not have yet.
+//! is silently ignored is a setting that silently does not apply).
+//!
+//! `[bridge]` (the cloud bridge, [`usp_broker::bridge::BridgeConfig`]) and
+//! `[nats]` (a node of a NATS cluster, [`usp_broker::nats::NatsConfig`])
+//! are the broker's own configuration types, read here as they are: their
+//! keys are documented there and in `deploy/uspmesh.toml`.
 //!
 //! Errors carry the file, line and column ([`ConfigError`]), as rule files'
 //! do.
@@ -21,7 +24,7 @@ use std::{
 };
 
 use serde::Deserialize;
-use usp_broker::BrokerConfig;
+use usp_broker::{BrokerConfig, bridge::BridgeConfig, nats::NatsConfig};
 
 /// The whole configuration file.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -39,14 +42,10 @@ pub struct ApplianceConfig {
     pub admin: AdminConfig,
     /// Logging (`[log]`).
     pub log: LogConfig,
-    /// Reserved for the cloud bridge (not yet in this build): a `[bridge]`
-    /// section is refused rather than ignored.
-    #[serde(deserialize_with = "bridge_not_yet")]
-    pub bridge: Option<NotYet>,
-    /// Reserved for NATS clustering (not yet in this build): a `[nats]`
-    /// section is refused rather than ignored.
-    #[serde(deserialize_with = "nats_not_yet")]
-    pub nats: Option<NotYet>,
+    /// The cloud bridge (`[bridge]`); none: no uplink.
+    pub bridge: Option<BridgeConfig>,
+    /// This appliance as a node of a NATS cluster (`[nats]`); none: alone.
+    pub nats: Option<NatsConfig>,
 }
 
 /// The rules engine's settings.
@@ -156,20 +155,6 @@ impl Default for LogConfig {
     }
 }
 
-/// A section kept for a feature this build does not have: it has no
-/// values, so a file that has the section is refused with a message that
-/// says so.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum NotYet {}
-
-fn bridge_not_yet<'de, D: serde::Deserializer<'de>>(_: D) -> Result<Option<NotYet>, D::Error> {
-    Err(serde::de::Error::custom("[bridge]: the cloud bridge is not yet supported by this build of uspmesh"))
-}
-
-fn nats_not_yet<'de, D: serde::Deserializer<'de>>(_: D) -> Result<Option<NotYet>, D::Error> {
-    Err(serde::de::Error::custom("[nats]: NATS clustering is not yet supported by this build of uspmesh"))
-}
-
 /// Why the configuration could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -275,12 +260,31 @@ mod tests {
     }
 
     #[test]
-    fn bridge_and_nats_are_reserved() {
-        for section in ["bridge", "nats"] {
-            let e = parse(&format!("[{section}]\nurl = \"x\"\n")).unwrap_err().to_string();
-            assert!(e.contains(&format!("[{section}]:")) && e.contains("not yet supported"), "{e}");
-            assert!(e.starts_with("u.toml:"), "{e}");
-        }
+    fn bridge_and_nats_sections_are_read() {
+        let c = parse(
+            "[bridge]\nurl = \"mqtt://127.0.0.1:1883\"\ncontrollers = [{ endpoint_id = \"proto::cloud\" }]\n\
+             queue = { dir = \"/q\" }\n[nats]\nservers = [\"nats://127.0.0.1:4222\"]\nsite = \"hq\"\nnode = \"n1\"\n",
+        )
+        .unwrap();
+        let bridge = c.bridge.unwrap();
+        assert_eq!(bridge.controllers[0].endpoint_id, "proto::cloud");
+        assert_eq!(bridge.queue.dir, Path::new("/q"));
+        let nats = c.nats.unwrap();
+        assert_eq!((nats.site.as_str(), nats.node.as_str()), ("hq", "n1"));
+    }
+
+    #[test]
+    fn bad_bridge_and_nats_values_are_named_with_their_line() {
+        // A bridge without its required keys, a misspelt key, a wrong type.
+        let e = parse("[rules]\nsite = \"a\"\n[bridge]\nurl = \"mqtt://x\"\n").unwrap_err().to_string();
+        assert!(e.starts_with("u.toml:3:1: ") && e.contains("missing field"), "{e}");
+        let e =
+            parse("[nats]\nservers = []\nsite = \"a\"\nnode = \"b\"\nsiet = 1\n").unwrap_err().to_string();
+        assert!(e.starts_with("u.toml:5:1: unknown field `siet`"), "{e}");
+        let e = parse("[bridge]\nurl = \"mqtt://x\"\ncontrollers = []\nqueue = { dir = \"/q\", overflow = \"drop-all\" }\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("u.toml:4:"), "{e}");
     }
 
     #[test]
@@ -296,6 +300,32 @@ mod tests {
         let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/uspmesh.toml");
         let c = ApplianceConfig::load(&file).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(c, ApplianceConfig::default());
+    }
+
+    /// The commented `[bridge]` and `[nats]` examples of the documented
+    /// file, uncommented, are a valid configuration.
+    #[test]
+    fn the_commented_bridge_and_nats_examples_parse() {
+        let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/uspmesh.toml");
+        let text = std::fs::read_to_string(&file).unwrap();
+        let start = text.find("# [bridge]").unwrap();
+        let is_setting = |l: &&str| {
+            l.starts_with("# [")
+                || l.strip_prefix("# ").is_some_and(|rest| {
+                    rest.split_once(" = ")
+                        .is_some_and(|(k, _)| k.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
+                })
+        };
+        let uncommented: String =
+            text[start..].lines().filter(is_setting).map(|l| format!("{}\n", &l[2..])).collect();
+        let c = parse(&uncommented).unwrap_or_else(|e| panic!("{e}\n{uncommented}"));
+        let bridge = c.bridge.unwrap();
+        assert_eq!(bridge.controllers[0].endpoint_id, "proto::cloud-acs");
+        assert_eq!(bridge.events.filters.len(), 1);
+        assert_eq!(bridge.queue.max_records, 100_000);
+        let nats = c.nats.unwrap();
+        assert_eq!((nats.site.as_str(), nats.node.as_str()), ("hq", "appliance-1"));
+        assert_eq!(nats.rules.lease_ttl_s, 300);
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The appliance `uspmesh serve` runs: the embedded broker, the rules
-//! engine as the Controller `self::<site>-rules`, the Prometheus endpoint
+//! engine as the Controller `self::<site>-rules`, the cloud bridge and the
+//! NATS node when configured, the Prometheus endpoint
 //! and the admin API, from one TOML file.
 //!
 //! | file | holds |
@@ -7,6 +8,8 @@
 //! | `config.rs` | [`ApplianceConfig`]: the TOML file, its defaults, errors with file:line:column |
 //! | `serve.rs` | [`Appliance::start`]: the assembly, in order |
 //! | `admin.rs` | the HTTP endpoints: `/metrics` and the `/v1/…` admin API |
+//! | `upstream.rs` | rule `publish` events to the bridge and NATS (their JSON shape) |
+//! | `schedule_gate.rs` | on a NATS mesh, one node acts on each schedule firing (a lease per firing) |
 //! | `metrics.rs` | the process's Prometheus recorder |
 //! | `reload.rs` | [`Appliance::reload_rules`]: the rules directory again, all or nothing |
 //! | `shutdown.rs` | [`Appliance::shutdown`]: the graceful stop |
@@ -17,8 +20,10 @@ pub mod config;
 pub mod logging;
 pub mod metrics;
 mod reload;
+mod schedule_gate;
 mod serve;
 mod shutdown;
+mod upstream;
 
 pub use config::{ApplianceConfig, ConfigError, DEFAULT_ADMIN_ADDR};
 pub use reload::ReloadError;

@@ -8,25 +8,37 @@
 //! 2. the rules are loaded *before* anything binds, so a bad rule file
 //!    refuses the start without having opened a port;
 //! 3. the broker binds its listeners;
-//! 4. the rules engine attaches to the broker as its Controller and hears
+//! 4. the cloud bridge (`[bridge]`) attaches its links to the broker and
+//!    starts its uplink, and the NATS node (`[nats]`) joins the cluster and
+//!    becomes the broker's remote route; rule `publish` events go to both
+//!    (`upstream.rs`), and schedule firings are claimed through NATS so one
+//!    node of the mesh acts on each (`schedule_gate.rs`);
+//! 5. the rules engine attaches to the broker as its Controller and hears
 //!    who is connected (registry events are taken before the snapshot so
 //!    nobody falls between them, see [`Presence::forward`]);
-//! 5. the HTTP endpoints, last, so that what they report exists.
+//! 6. the HTTP endpoints, last, so that what they report exists.
 
 use std::{net::SocketAddr, path::PathBuf, sync::Arc};
 
 use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
-use usp_broker::{Broker, BrokerHandle, Mtp};
+use usp_broker::{
+    Broker, BrokerHandle, Mtp,
+    bridge::{Bridge, BridgeError, BridgeHandle},
+    nats::{NatsError, NatsNode, Subjects},
+};
 use usp_rules::{
     EngineConfig, LoadErrors, RuleSet, Source, TimeZone,
-    runtime::{RulesHandle, RulesRuntime, RuntimeConfig},
+    runtime::{RulesHandle, RulesRuntime, RuntimeConfig, ScheduleGate},
 };
 
 use super::{
     admin::{self, AdminState},
     config::ApplianceConfig,
     metrics,
+    schedule_gate::NatsGate,
+    upstream::{NatsSink, Sinks},
 };
 use crate::wiring::{local_link, presence::Presence};
 
@@ -71,6 +83,12 @@ pub enum StartError {
     /// The rules engine's in-process link was refused by the broker.
     #[error("rules engine link: {0}")]
     Link(#[from] usp_broker::LinkError),
+    /// The cloud bridge could not start (`[bridge]`).
+    #[error("[bridge]: {0}")]
+    Bridge(#[from] BridgeError),
+    /// The NATS node could not start (`[nats]`).
+    #[error("[nats]: {0}")]
+    Nats(#[from] NatsError),
     /// An HTTP endpoint could not listen.
     #[error("cannot listen on {addr} ({what}): {source}")]
     Bind {
@@ -92,6 +110,14 @@ impl StartError {
             StartError::Rules(_)
                 | StartError::TimeZone { .. }
                 | StartError::RulesEngine(usp_rules::runtime::StartError::EndpointId(_))
+                | StartError::Bridge(
+                    BridgeError::Url { .. }
+                        | BridgeError::Tls(_)
+                        | BridgeError::DuplicateController(_)
+                        | BridgeError::Observer { .. }
+                        | BridgeError::Filter(_)
+                )
+                | StartError::Nats(NatsError::Config(_) | NatsError::Subject(_))
                 | StartError::Broker(
                     usp_broker::StartError::Invalid(_)
                         | usp_broker::StartError::Tls(_)
@@ -121,6 +147,10 @@ pub(crate) struct Rules {
 pub struct Appliance {
     pub(crate) broker: Arc<BrokerHandle>,
     pub(crate) rules: Option<Rules>,
+    pub(crate) bridge: Option<Arc<BridgeHandle>>,
+    pub(crate) nats: Option<Arc<NatsNode>>,
+    /// The task passing rule events to the bridge and NATS.
+    pub(crate) upstream: Option<JoinHandle<()>>,
     pub(crate) http_stop: CancellationToken,
     pub(crate) http_tasks: TaskTracker,
     pub(crate) metrics_addr: Option<SocketAddr>,
@@ -154,16 +184,75 @@ impl Appliance {
                 broker_config.access.controllers.push(controller.to_owned());
             }
         }
+        if let Some(bridge) = &config.bridge {
+            // Cloud Controllers are Controllers here too (their Records go
+            // to the controller topics); the observer that watches site
+            // traffic for event filters subscribes outside its own topics,
+            // which only admins may.
+            for cloud in &bridge.controllers {
+                if !broker_config.access.controllers.contains(&cloud.endpoint_id) {
+                    broker_config.access.controllers.push(cloud.endpoint_id.clone());
+                }
+            }
+            if !bridge.events.filters.is_empty() && !broker_config.access.admins.contains(&bridge.observer_id)
+            {
+                broker_config.access.admins.push(bridge.observer_id.clone());
+            }
+        }
         let controllers = broker_config.access.controllers.clone();
         let broker = Arc::new(Broker::start(broker_config).await?);
+
+        let bridge = match config.bridge.clone() {
+            Some(bridge_config) => {
+                let url = bridge_config.url.clone();
+                let handle = Bridge::start(&broker, bridge_config).await?;
+                tracing::info!(%url, "cloud bridge started");
+                Some(Arc::new(handle))
+            }
+            None => None,
+        };
+        let nats = match config.nats.clone() {
+            Some(nats_config) => {
+                let (site, node) = (nats_config.site.clone(), nats_config.node.clone());
+                let handle = NatsNode::start(&broker, nats_config).await?;
+                tracing::info!(%site, %node, "NATS node started");
+                Some((Arc::new(handle), site))
+            }
+            None => None,
+        };
+        let sinks = Sinks {
+            bridge: bridge.as_ref().map(|b| b.events()),
+            nats: match &nats {
+                Some((node, site)) => Some(NatsSink {
+                    client: node.client().clone(),
+                    subjects: Subjects::new(site).map_err(NatsError::Subject)?,
+                    engine_id: engine_id.clone(),
+                }),
+                None => None,
+            },
+        };
+        let nats = nats.map(|(node, _)| node);
+        let mut upstream = None;
 
         let rules = match rule_set {
             None => None,
             Some(set) => {
+                let sink = if sinks.is_empty() {
+                    None
+                } else {
+                    let (sink, task) = sinks.spawn();
+                    upstream = Some(task);
+                    Some(sink)
+                };
                 let runtime_config = RuntimeConfig {
                     engine: EngineConfig { timezone, ..EngineConfig::default() },
                     store: rules_config.state.clone(),
                     trace_events: options.trace_events,
+                    upstream: sink,
+                    // On a mesh every node runs the same schedules: one acts.
+                    schedule_gate: nats.as_ref().map(|node| {
+                        Arc::new(NatsGate { work: node.rule_work().clone() }) as Arc<dyn ScheduleGate>
+                    }),
                     ..RuntimeConfig::new(engine_id.clone())
                 };
                 let link = local_link::attach(broker.link(&engine_id)?, RULES_LINK_CAPACITY);
@@ -199,6 +288,8 @@ impl Appliance {
                 tags: r.tags.clone(),
             }),
             prometheus: prometheus.clone(),
+            bridge: bridge.clone(),
+            nats: nats.clone(),
         };
         let metrics_on = config.metrics.enabled.then_some(config.metrics.bind);
         let admin_on = config.admin.enabled.then_some(config.admin.bind);
@@ -244,7 +335,17 @@ impl Appliance {
             admin = %shown(admin_addr),
             "uspmesh serving"
         );
-        Ok(Appliance { broker, rules, http_stop, http_tasks, metrics_addr, admin_addr })
+        Ok(Appliance {
+            broker,
+            rules,
+            bridge,
+            nats,
+            upstream,
+            http_stop,
+            http_tasks,
+            metrics_addr,
+            admin_addr,
+        })
     }
 
     /// The broker.
@@ -260,6 +361,16 @@ impl Appliance {
     /// The rules engine's Endpoint ID, when it runs.
     pub fn rules_endpoint_id(&self) -> Option<&str> {
         self.rules.as_ref().map(|r| r.endpoint_id.as_str())
+    }
+
+    /// The cloud bridge, when `[bridge]` is configured.
+    pub fn bridge(&self) -> Option<&BridgeHandle> {
+        self.bridge.as_deref()
+    }
+
+    /// The NATS node, when `[nats]` is configured.
+    pub fn nats(&self) -> Option<&NatsNode> {
+        self.nats.as_deref()
     }
 
     /// Where `/metrics` is served, if it is.

@@ -1,8 +1,9 @@
 //! Test fixtures shared by uspmesh's crates (a dev-dependency only).
 //!
 //! The tests run real servers, not mocks: [`Mosquitto`] starts Debian's
-//! `mosquitto` on a free loopback port and stops it on drop; [`pki`] makes
-//! the certificates TLS tests need. Everything
+//! `mosquitto` on a free loopback port and stops it on drop; [`NatsServer`]
+//! does the same for `nats-server` (JetStream on); [`pki`] makes the
+//! certificates TLS tests need. Everything
 //! here panics with a message that says what to install or what went
 //! wrong: a fixture that cannot start is a failed test, never a skipped one.
 //!
@@ -13,9 +14,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test fixtures: a panic is a failed test
 
 mod mosquitto;
+mod nats_server;
 pub mod pki;
 
 pub use mosquitto::Mosquitto;
+pub use nats_server::NatsServer;
 /// rcgen's certificate types, for [`pki::Ca::leaf`]'s arguments.
 pub use rcgen::{ExtendedKeyUsagePurpose, SanType};
 

@@ -61,6 +61,17 @@ pub enum Input {
         /// The Get response.
         resp: GetResp,
     },
+    /// A schedule firing announced by [`Output::ScheduleDue`] may run here
+    /// (with [`crate::EngineConfig::gate_schedules`]): the values of that
+    /// output, unchanged. Not feeding it skips the firing.
+    ScheduleGranted {
+        /// The rule.
+        rule: Arc<str>,
+        /// The index of the schedule among the rule's triggers.
+        trigger: usize,
+        /// When the schedule fell due.
+        at: SystemTime,
+    },
     /// Time passed; due timers run (every input also runs them first).
     Tick,
 }
@@ -83,6 +94,19 @@ pub enum Output {
     Request(OutgoingRequest),
     /// Publish an event upstream (bridge, NATS).
     Publish(UpstreamEvent),
+    /// A schedule trigger fell due while schedules are gated
+    /// ([`crate::EngineConfig::gate_schedules`]): the rule runs only if
+    /// [`Input::ScheduleGranted`] comes back with these values. `rule` and
+    /// `at` (the scheduled time, not the time it was noticed) are the same
+    /// on every engine running the same rules, so they name the firing.
+    ScheduleDue {
+        /// The rule.
+        rule: Arc<str>,
+        /// The index of the schedule among the rule's triggers.
+        trigger: usize,
+        /// When the schedule fell due.
+        at: SystemTime,
+    },
     /// Make sure the Agent has exactly these subscriptions of the engine
     /// (create the missing ones, delete other subscriptions whose ID starts
     /// with the engine's prefix). Emitted when an Agent comes online, after

@@ -85,6 +85,12 @@ pub struct EngineConfig {
     /// [`Output::Traced`] (for logs and live views; costs a copy of each
     /// entry, so off by default).
     pub trace_outputs: bool,
+    /// Whether a schedule trigger that falls due only asks first
+    /// ([`Output::ScheduleDue`]) and runs its rule when the answer is yes
+    /// ([`Input::ScheduleGranted`]). Off by default: schedules fire at once.
+    /// On where several engines run the same rules (a NATS mesh) and only
+    /// one of them may act per firing.
+    pub gate_schedules: bool,
 }
 
 /// A limit on how often a rule may fire.
@@ -112,6 +118,7 @@ impl Default for EngineConfig {
             subscription_prefix: "uspmesh-rules".into(),
             command_key_prefix: "uspmesh-rules".into(),
             trace_outputs: false,
+            gate_schedules: false,
         }
     }
 }
@@ -236,6 +243,7 @@ impl Engine {
                 let agent = self.agent_id(&agent);
                 self.apply_get(&agent, &resp, now);
             }
+            Input::ScheduleGranted { rule, trigger, at } => self.on_schedule_granted(&rule, trigger, at, now),
             Input::Tick => {}
         }
         self.drain_signals(now);
@@ -350,7 +358,27 @@ impl Engine {
         if let Some(next) = s.next_after(now.max(at), &self.cfg.timezone) {
             self.timers.arm(next, TimerKind::Schedule { rule: rule.clone(), trigger });
         }
-        self.on_trigger(rid, Ctx::new(trigger, at), now);
+        if self.cfg.gate_schedules {
+            self.out.push(Output::ScheduleDue { rule: rule.clone(), trigger, at: from_ms(at) });
+        } else {
+            self.on_trigger(rid, Ctx::new(trigger, at), now);
+        }
+    }
+
+    /// A gated schedule firing was granted: the rule runs as if the
+    /// schedule had just fired at `at` (if the rule and its schedule
+    /// trigger still exist — a reload may have come in between).
+    fn on_schedule_granted(&mut self, rule: &str, trigger: usize, at: SystemTime, now: Ms) {
+        let set = self.set.clone();
+        let Some(rid) = set.id(rule) else { return };
+        let is_schedule = set.rules[rid]
+            .triggers
+            .get(trigger)
+            .and_then(|t| set.triggers.get(*t))
+            .is_some_and(|t| matches!(t.kind, TriggerKind::Schedule(_)));
+        if is_schedule && set.rules[rid].enabled {
+            self.on_trigger(rid, Ctx::new(trigger, to_ms(at)), now);
+        }
     }
 
     /// Runs the rules that listen to signals raised so far.

@@ -30,7 +30,7 @@ use usp_endpoint::{
 use usp_proto::usp::response::RespType;
 
 use super::{
-    AgentPresence, Clock, Command,
+    AgentPresence, Clock, Command, ScheduleGate,
     event::{Counters, RuleStatus, RuntimeEvent, RuntimeStatus},
     persist::Persister,
     requests::{Answer, Failure, For, InFlight, outcome},
@@ -83,8 +83,16 @@ pub(crate) struct Wiring {
     pub(crate) commands: mpsc::Receiver<Command>,
     pub(crate) shutdown: oneshot::Receiver<()>,
     pub(crate) upstream: Option<mpsc::Sender<UpstreamEvent>>,
+    pub(crate) schedule_gate: Option<Arc<dyn ScheduleGate>>,
     pub(crate) events: broadcast::Sender<RuntimeEvent>,
     pub(crate) clock: Clock,
+}
+
+/// A schedule firing the gate allowed.
+struct Granted {
+    rule: Arc<str>,
+    trigger: usize,
+    at: std::time::SystemTime,
 }
 
 /// The loop's state.
@@ -96,6 +104,11 @@ pub(crate) struct Driver<S: RecordSender> {
     commands: mpsc::Receiver<Command>,
     shutdown: oneshot::Receiver<()>,
     upstream: Option<mpsc::Sender<UpstreamEvent>>,
+    schedule_gate: Option<Arc<dyn ScheduleGate>>,
+    /// Firings the gate allowed, back from the tasks that asked it (the
+    /// loop never waits for the gate).
+    granted_tx: mpsc::UnboundedSender<Granted>,
+    granted_rx: mpsc::UnboundedReceiver<Granted>,
     events: broadcast::Sender<RuntimeEvent>,
     clock: Clock,
     persister: Persister,
@@ -122,8 +135,9 @@ impl<S: RecordSender> Driver<S> {
         wiring: Wiring,
         persister: Persister,
     ) -> Driver<S> {
-        let Wiring { presence, commands, shutdown, upstream, events, clock } = wiring;
+        let Wiring { presence, commands, shutdown, upstream, schedule_gate, events, clock } = wiring;
         let (sync_tx, sync_rx) = mpsc::unbounded_channel();
+        let (granted_tx, granted_rx) = mpsc::unbounded_channel();
         let in_flight = InFlight::new(engine.config().request_timeout);
         Driver {
             engine,
@@ -133,6 +147,9 @@ impl<S: RecordSender> Driver<S> {
             commands,
             shutdown,
             upstream,
+            schedule_gate,
+            granted_tx,
+            granted_rx,
             events,
             clock,
             persister,
@@ -194,6 +211,9 @@ impl<S: RecordSender> Driver<S> {
                 },
                 answer = self.in_flight.next() => self.answer(answer),
                 Some(done) = self.sync_rx.recv() => self.synced(done).await,
+                Some(g) = self.granted_rx.recv() => {
+                    self.feed(Input::ScheduleGranted { rule: g.rule, trigger: g.trigger, at: g.at }).await;
+                }
                 result = self.persister.done() => self.persisted(result),
                 () = alarm.wait(deadline) => self.feed(Input::Tick).await,
             }
@@ -270,6 +290,7 @@ impl<S: RecordSender> Driver<S> {
             }
             Output::Subscribe(s) => self.subscribe(s.agent, s.subscriptions),
             Output::Publish(event) => self.publish(event),
+            Output::ScheduleDue { rule, trigger, at } => self.ask_gate(rule, trigger, at),
             Output::RuleStopped { rule, reason } => {
                 tracing::warn!(%rule, %reason, "rule stopped");
                 let _ = self.events.send(RuntimeEvent::RuleStopped { rule, reason });
@@ -327,6 +348,25 @@ impl<S: RecordSender> Driver<S> {
             }
             _ => {}
         }
+    }
+
+    /// Asks the gate, off the loop, whether this engine runs a schedule
+    /// firing; a yes comes back through `granted_rx`.
+    fn ask_gate(&mut self, rule: Arc<str>, trigger: usize, at: std::time::SystemTime) {
+        let Some(gate) = self.schedule_gate.clone() else {
+            // Gating is on only with a gate; run it rather than lose it.
+            let _ = self.granted_tx.send(Granted { rule, trigger, at });
+            return;
+        };
+        let tx = self.granted_tx.clone();
+        tokio::spawn(async move {
+            let key = super::gate::firing_key(&rule, at);
+            if gate.may_act(key.clone()).await {
+                let _ = tx.send(Granted { rule, trigger, at });
+            } else {
+                tracing::debug!(%key, "schedule firing left to another engine");
+            }
+        });
     }
 
     fn publish(&mut self, event: UpstreamEvent) {

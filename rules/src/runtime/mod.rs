@@ -19,6 +19,9 @@
 //!   are repaired when an Agent reconnects or reboots (`Device.Boot!`);
 //! * hands rule events to an upstream sink (a channel the appliance wires
 //!   to the bridge or NATS), never waiting on it;
+//! * with a [`ScheduleGate`] (several engines running the same rules on a
+//!   mesh), asks it, off the loop, before a schedule-triggered firing runs
+//!   (`gate.rs`);
 //! * writes the engine's state changes to the [`Store`] off the hot path
 //!   (`persist.rs`), restores them at start and flushes them at shutdown,
 //!   so timers (a for-duration under way) keep their deadlines across a
@@ -55,6 +58,7 @@
 mod clock;
 mod driver;
 mod event;
+mod gate;
 mod persist;
 mod presence;
 mod requests;
@@ -70,6 +74,7 @@ use usp_endpoint::{
 
 pub use clock::{Clock, ManualClock};
 pub use event::{Counters, RuleStatus, RuntimeEvent, RuntimeStatus};
+pub use gate::{GateFuture, ScheduleGate, firing_key};
 pub use presence::AgentPresence;
 pub use sync::SyncReport;
 
@@ -102,6 +107,10 @@ pub struct RuntimeConfig {
     /// [`RuntimeEvent::Evaluated`] — a live view of what `explain` shows.
     /// Off by default: it copies each trace entry.
     pub trace_events: bool,
+    /// Asked before each schedule-triggered firing runs (see
+    /// [`ScheduleGate`]); `None`: schedules fire at once. Where several
+    /// engines run the same rules, the gate makes one of them act.
+    pub schedule_gate: Option<std::sync::Arc<dyn ScheduleGate>>,
 }
 
 impl RuntimeConfig {
@@ -116,6 +125,7 @@ impl RuntimeConfig {
             clock: Clock::system(),
             notification_capacity: 8192,
             trace_events: false,
+            schedule_gate: None,
         }
     }
 }
@@ -182,6 +192,7 @@ impl RulesRuntime {
         // Without a store there is nothing to track changes for.
         config.engine.persist &= store.is_some();
         config.engine.trace_outputs |= config.trace_events;
+        config.engine.gate_schedules = config.schedule_gate.is_some();
         let timezone = config.engine.timezone.clone();
         let now = config.clock.now();
         let mut engine = Engine::new(config.engine, rules, now);
@@ -205,6 +216,7 @@ impl RulesRuntime {
             commands,
             shutdown,
             upstream: config.upstream,
+            schedule_gate: config.schedule_gate,
             events: events.clone(),
             clock: config.clock,
         };

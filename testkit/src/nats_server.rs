@@ -1,0 +1,100 @@
+//! Debian's nats-server as a fixture.
+
+use std::{
+    io::{BufRead, BufReader},
+    process::{Child, Command, Stdio},
+    sync::mpsc,
+    time::Duration,
+};
+
+use crate::{TempDir, free_port, installed, temp_dir};
+
+/// How long nats-server may take to say it is ready.
+const START_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// One `nats-server` on `127.0.0.1:port`, JetStream on (its store in a
+/// temporary directory), killed on drop.
+///
+/// Ready when [`start`](Self::start) returns: the server's own "Server is
+/// ready" log line is awaited, no polling. Its log is drained on a thread
+/// so it never blocks on a full pipe. (The broker's tests have their own
+/// multi-server cluster harness; this is the single server the appliance's
+/// tests share.)
+#[derive(Debug)]
+pub struct NatsServer {
+    port: u16,
+    dir: TempDir,
+    child: Option<Child>,
+}
+
+impl NatsServer {
+    /// A JetStream-enabled, anonymous nats-server on a free port.
+    pub fn start() -> NatsServer {
+        let mut s = NatsServer { port: free_port(), dir: temp_dir("nats"), child: None };
+        s.run();
+        s
+    }
+
+    /// The port it listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `nats://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    fn run(&mut self) {
+        let conf = self.dir.path().join("nats.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "listen: 127.0.0.1:{}\njetstream {{ store_dir: {:?} }}\n",
+                self.port,
+                self.dir.path().join("js").display().to_string()
+            ),
+        )
+        .unwrap();
+        let mut child = Command::new(installed("nats-server", "nats-server"))
+            .arg("-c")
+            .arg(&conf)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (ready_tx, ready_rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut log = Vec::new();
+            let mut ready = Some(ready_tx);
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(tx) = ready.take_if(|_| line.contains("Server is ready")) {
+                    let _ = tx.send(Ok(()));
+                } else if ready.is_some() {
+                    log.push(line);
+                }
+            }
+            if let Some(tx) = ready {
+                let _ = tx.send(Err(log.join("\n")));
+            }
+        });
+        match ready_rx.recv_timeout(START_TIMEOUT) {
+            Ok(Ok(())) => self.child = Some(child),
+            Ok(Err(log)) => panic!("nats-server did not start on port {}:\n{log}", self.port),
+            Err(_) => {
+                let _ = child.kill();
+                panic!("nats-server did not start on port {} within {START_TIMEOUT:?}", self.port)
+            }
+        }
+    }
+}
+
+impl Drop for NatsServer {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
