@@ -64,9 +64,22 @@ async fn an_agent_on_a_answers_a_controller_on_b() {
         .await
         .expect("B sees the room on A");
 
-    // The Controller: a long-lived MQTT 5 client on B. (A one-shot CLI
-    // call can lose the answer when it connects and asks before A's view
-    // of the shared registry has it; see the report.)
+    // A one-shot CLI call on B: it connects and asks at once, before A's
+    // copy of the shared registry lists it; the answer reaches it anyway
+    // (A hands a Record for an endpoint it does not list to the mesh).
+    let b_mqtt = format!("mqtt://{}", b.broker().mqtt_addrs()[0]);
+    tokio::task::spawn_blocking(move || {
+        support::uspmesh()
+            .args(["get", "--broker", &b_mqtt, "--to", ROOM, "--from", CONTROLLER])
+            .arg("Device.Node.1.IoTCapability.1.Name")
+            .assert()
+            .success()
+            .stdout("Device.Node.1.IoTCapability.1.Name = r101-temp\n");
+    })
+    .await
+    .unwrap();
+
+    // The Controller: a long-lived MQTT 5 client on B.
     let mut controller = Controller::connect(b.broker().mqtt_addrs()[0]).await;
     tokio::time::timeout(Duration::from_secs(20), a.nats().unwrap().wait_located(CONTROLLER, Some("b")))
         .await

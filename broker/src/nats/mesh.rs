@@ -15,9 +15,14 @@
 //! [`RemoteRoute`](crate::RemoteRoute)): every Record a local endpoint
 //! publishes is offered; its `to_id` is read zero-copy
 //! ([`usp_proto::view::RecordView`]), and when that endpoint is not
-//! connected here but the shared registry ([`super::registry_kv`]) has it on
-//! another node, the Record goes into a bounded queue to the publisher task
-//! (full: dropped and counted — the publisher is never blocked by NATS).
+//! connected here (nor a `local_only` one), the Record goes into a bounded
+//! queue to the publisher task (full: dropped and counted — the publisher
+//! is never blocked by NATS). The shared registry ([`super::registry_kv`])
+//! is not waited for: an endpoint that connected to another node a moment
+//! ago (a one-shot CLI Controller) is subscribed there before our copy of
+//! the registry hears of it, and its answer must not be lost in that gap;
+//! a Record for an endpoint connected nowhere is dropped by NATS, as by any
+//! broker, and counted in `forwarded_unlisted`.
 //!
 //! **Way in**: a Record from the subject of a local endpoint must be a
 //! Record (within `limits.max_record_size`) whose `to_id` is that endpoint;
@@ -50,6 +55,7 @@
 use std::{
     collections::{HashMap, hash_map::Entry},
     sync::Arc,
+    time::Duration,
 };
 
 use async_nats::{HeaderMap, Message as NatsMessage};
@@ -100,9 +106,11 @@ impl RemoteRoute for MeshRoute {
         if to.is_empty()
             || self.local.contains(to)
             || self.local_only.iter().any(|p| to.starts_with(p.as_str()))
-            || !self.registry.is_remote(to)
         {
             return false;
+        }
+        if !self.registry.is_remote(to) {
+            NatsStats::add(&self.stats.forwarded_unlisted, 1);
         }
         let forward = Forward {
             to_id: to.to_owned(),
@@ -200,6 +208,25 @@ async fn deliver_inbound(shared: &Shared, eid: &str, message: NatsMessage, stats
             tracing::debug!(endpoint = eid, %refusal, "refused a Record from NATS");
             NatsStats::add(&stats.received_refused, 1);
         }
+    }
+}
+
+/// First wait before a failed registration is tried again; it doubles up
+/// to [`CLAIM_RETRY_MAX`].
+const CLAIM_RETRY_MIN: Duration = Duration::from_millis(250);
+/// Longest wait between registration attempts.
+const CLAIM_RETRY_MAX: Duration = Duration::from_secs(5);
+
+/// Registers `eid` as connected here, trying again while JetStream cannot
+/// take the write (a server of the cluster lost, a leader election under
+/// way): one failed attempt must not leave the endpoint listed on a node
+/// that died.
+async fn claim_until_done(registry: &RegistryKv, eid: &str) {
+    let mut wait = CLAIM_RETRY_MIN;
+    while let Err(error) = registry.claim(eid).await {
+        tracing::warn!(endpoint = eid, %error, retry_in = ?wait, "cannot register a local endpoint in the mesh yet");
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(CLAIM_RETRY_MAX);
     }
 }
 
@@ -305,18 +332,21 @@ impl LocalEndpoints {
                 };
                 self.local.insert(Box::from(eid));
                 let (shared, stats, eid_owned) = (self.shared.clone(), self.stats.clone(), eid.to_owned());
+                let registry = self.registry.clone();
+                // One task serves the subscription and registers the
+                // endpoint; a disconnect aborts both. The claim comes after
+                // the subscription, on the same connection: when other
+                // nodes learn the endpoint is here, the servers know it too.
                 let task = tokio::spawn(async move {
-                    let mut subscriber = subscriber;
-                    while let Some(message) = subscriber.next().await {
-                        deliver_inbound(&shared, &eid_owned, message, &stats).await;
-                    }
+                    let serve = async {
+                        let mut subscriber = subscriber;
+                        while let Some(message) = subscriber.next().await {
+                            deliver_inbound(&shared, &eid_owned, message, &stats).await;
+                        }
+                    };
+                    tokio::join!(serve, claim_until_done(&registry, &eid_owned));
                 });
                 e.insert((1, task));
-                // After the subscription, on the same connection: when other
-                // nodes learn the endpoint is here, the servers know it too.
-                if let Err(e) = self.registry.claim(eid).await {
-                    tracing::error!(endpoint = eid, error = %e, "cannot register a local endpoint in the mesh");
-                }
             }
         }
     }

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub(crate) struct NatsStats {
     pub(crate) forwarded: AtomicU64,
     pub(crate) forward_dropped: AtomicU64,
+    pub(crate) forwarded_unlisted: AtomicU64,
     pub(crate) received: AtomicU64,
     pub(crate) received_refused: AtomicU64,
     pub(crate) received_dropped: AtomicU64,
@@ -22,6 +23,10 @@ pub struct NatsStatsSnapshot {
     pub forwarded: u64,
     /// Records for other nodes dropped because the send queue was full.
     pub forward_dropped: u64,
+    /// Of `forwarded`, those whose addressee the shared registry did not
+    /// list yet (just connected elsewhere, or connected nowhere: NATS then
+    /// drops it, as a broker drops a PUBLISH nobody subscribed to).
+    pub forwarded_unlisted: u64,
     /// Records received from other nodes (or NATS clients) and routed here.
     pub received: u64,
     /// Records received that were refused (not a Record, too large, or
@@ -48,6 +53,7 @@ impl NatsStats {
         NatsStatsSnapshot {
             forwarded: get(&self.forwarded),
             forward_dropped: get(&self.forward_dropped),
+            forwarded_unlisted: get(&self.forwarded_unlisted),
             received: get(&self.received),
             received_refused: get(&self.received_refused),
             received_dropped: get(&self.received_dropped),
