@@ -167,8 +167,21 @@ impl RegistryKv {
     /// Unregisters an endpoint whose last connection here left, unless
     /// another node took it over meanwhile.
     pub(crate) async fn release(&self, eid: &str) {
-        let Some((_, revision)) = self.owned.remove(eid) else { return };
+        let Some((_, mut revision)) = self.owned.remove(eid) else { return };
         let Ok(key) = subject::encode_token(eid) else { return };
+        if revision == 0 {
+            // The claim's answer was not recorded (the claim was aborted by
+            // a disconnect or a shutdown, or is still on its way): release
+            // the entry if it still names this node.
+            match tokio::time::timeout(KV_TIMEOUT, self.registry.entry(&key)).await {
+                Ok(Ok(Some(entry)))
+                    if entry.operation == Operation::Put && entry.value == self.node.as_bytes() =>
+                {
+                    revision = entry.revision;
+                }
+                _ => return,
+            }
+        }
         // A failed revision check means another node holds it now: fine.
         // One that times out leaves the entry to housekeeping.
         let delete = self.registry.delete_expect_revision(&key, Some(revision));
