@@ -21,9 +21,10 @@ use usp_broker::{
 const CTL: &str = "proto::ctl";
 
 /// Waits for what depends on the cluster recovering from a lost server (a
-/// JetStream leader election, a few seconds) at most 30 s.
+/// JetStream leader election: a few seconds, far more on a saturated
+/// machine) at most 90 s.
 async fn after_failover<T>(what: &str, fut: impl std::future::Future<Output = T>) -> T {
-    tokio::time::timeout(std::time::Duration::from_secs(30), fut)
+    tokio::time::timeout(std::time::Duration::from_secs(90), fut)
         .await
         .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
 }

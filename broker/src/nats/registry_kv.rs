@@ -205,7 +205,7 @@ impl RegistryKv {
     /// Follows the registry bucket into the cache until `stop`.
     pub(crate) async fn watch_registry(self: Arc<Self>, stop: CancellationToken) {
         let store = self.registry.clone();
-        follow(&store, &stop, |entry| {
+        follow(&store, &stop, None, |entry| {
             let eid = subject::decode_token(&entry.key);
             match (entry.operation, eid) {
                 (Operation::Put, Ok(eid)) => match std::str::from_utf8(&entry.value) {
@@ -227,7 +227,12 @@ impl RegistryKv {
     /// Follows the heartbeats of every node until `stop`.
     pub(crate) async fn watch_nodes(self: Arc<Self>, stop: CancellationToken) {
         let store = self.nodes.clone();
-        follow(&store, &stop, |entry| {
+        // This node's own heartbeat comes by every third of the TTL: a
+        // watch silent for a whole TTL has stalled (a JetStream server of
+        // the cluster lost under it), and every other node would soon look
+        // dead; it is watched again.
+        let ttl = self.ttl;
+        follow(&store, &stop, Some(ttl), |entry| {
             match entry.operation {
                 Operation::Put => {
                     self.alive.insert(Arc::from(entry.key.as_str()), Instant::now());
@@ -310,8 +315,14 @@ impl RegistryKv {
 
 /// Feeds every change of `store` to `apply` until `stop`. A watch that ends
 /// or fails (its server died, its consumer was lost) is opened again from
-/// the revision after the last one applied, so no change is missed.
-async fn follow(store: &kv::Store, stop: &CancellationToken, mut apply: impl FnMut(kv::Entry)) {
+/// the revision after the last one applied, so no change is missed; so is
+/// one silent for longer than `stall`, when given.
+async fn follow(
+    store: &kv::Store,
+    stop: &CancellationToken,
+    stall: Option<Duration>,
+    mut apply: impl FnMut(kv::Entry),
+) {
     let mut next_revision = 0u64;
     loop {
         let watch = if next_revision == 0 {
@@ -323,9 +334,19 @@ async fn follow(store: &kv::Store, stop: &CancellationToken, mut apply: impl FnM
         };
         match watch {
             Ok(mut watch) => loop {
+                let next = async {
+                    match stall {
+                        Some(limit) => tokio::time::timeout(limit, watch.next()).await.ok(),
+                        None => Some(watch.next().await),
+                    }
+                };
                 let entry = tokio::select! {
                     _ = stop.cancelled() => return,
-                    entry = watch.next() => entry,
+                    entry = next => entry,
+                };
+                let Some(entry) = entry else {
+                    tracing::warn!(bucket = store.name, "KV watch silent for too long; watching again");
+                    break;
                 };
                 match entry {
                     Some(Ok(entry)) => {
