@@ -180,7 +180,8 @@ pub struct EventFilter {
 #[serde(deny_unknown_fields)]
 pub struct QueueConfig {
     /// Directory of the queue's segment files (created if missing). One
-    /// bridge per directory.
+    /// bridge per directory: a second one is refused at start (the queue
+    /// holds an exclusive lock on it).
     pub dir: PathBuf,
     /// Most bytes of queued entries (on-disk frame sizes). Default 64 MiB.
     #[serde(default = "default_max_bytes")]

@@ -72,6 +72,15 @@ pub enum QueueError {
     /// queue may hold.
     #[error("entry refused: {0}")]
     Format(#[from] FormatError),
+    /// Another queue (another bridge, in this process or another) has the
+    /// directory open.
+    #[error(
+        "the bridge queue directory {dir} is in use by another bridge: give each bridge its own `queue.dir`"
+    )]
+    Locked {
+        /// The queue directory.
+        dir: PathBuf,
+    },
     /// The entry alone is larger than `max_bytes`.
     #[error("entry of {size} bytes exceeds the queue bound of {max} bytes")]
     TooLarge {
@@ -170,6 +179,15 @@ impl DiskQueue {
             .truncate(false)
             .open(&cursor_path)
             .map_err(io_err(&cursor_path))?;
+        // One queue per directory: two writers would interleave segments.
+        // The lock (flock) lives as long as this handle, i.e. the queue.
+        rustix::fs::flock(&cursor, rustix::fs::FlockOperation::NonBlockingLockExclusive).map_err(|e| {
+            if e == rustix::io::Errno::WOULDBLOCK {
+                QueueError::Locked { dir: dir.clone() }
+            } else {
+                QueueError::Io { path: cursor_path.clone(), source: e.into() }
+            }
+        })?;
         let start = read_cursor(&cursor);
         if start.is_none() && !ids.is_empty() {
             tracing::warn!(dir = %dir.display(), "bridge queue cursor missing or damaged: replaying every segment");

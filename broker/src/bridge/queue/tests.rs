@@ -212,3 +212,19 @@ fn dropped_oldest_entries_do_not_come_back_after_a_restart() {
     let (mut q, _) = DiskQueue::open(&cfg).unwrap();
     assert_eq!(payloads(&mut q), [3, 4, 5, 6, 7]);
 }
+
+#[test]
+fn one_queue_per_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), OverflowPolicy::Block);
+    let (mut first, _) = DiskQueue::open(&cfg).unwrap();
+    first.push(&entry(1)).unwrap();
+    match DiskQueue::open(&cfg) {
+        Err(QueueError::Locked { dir: locked }) => assert_eq!(locked, dir.path()),
+        other => panic!("a second queue on the directory: {other:?}"),
+    }
+    drop(first);
+    let (mut again, recovery) = DiskQueue::open(&cfg).unwrap();
+    assert_eq!(recovery.entries, 1);
+    assert_eq!(payloads(&mut again), [1]);
+}
