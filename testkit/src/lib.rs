@@ -16,6 +16,7 @@
 mod mosquitto;
 mod nats_server;
 pub mod pki;
+mod process;
 
 pub use mosquitto::Mosquitto;
 pub use nats_server::NatsServer;

@@ -1,13 +1,8 @@
 //! Debian's nats-server as a fixture.
 
-use std::{
-    io::{BufRead, BufReader},
-    process::{Child, Command, Stdio},
-    sync::mpsc,
-    time::Duration,
-};
+use std::{process::Child, time::Duration};
 
-use crate::{TempDir, free_port, installed, temp_dir};
+use crate::{TempDir, free_port, installed, process::start_until_ready, temp_dir};
 
 /// How long nats-server may take to say it is ready.
 const START_TIMEOUT: Duration = Duration::from_secs(15);
@@ -56,37 +51,13 @@ impl NatsServer {
             ),
         )
         .unwrap();
-        let mut child = Command::new(installed("nats-server", "nats-server"))
-            .arg("-c")
-            .arg(&conf)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stderr = child.stderr.take().unwrap();
-        let (ready_tx, ready_rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut log = Vec::new();
-            let mut ready = Some(ready_tx);
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(tx) = ready.take_if(|_| line.contains("Server is ready")) {
-                    let _ = tx.send(Ok(()));
-                } else if ready.is_some() {
-                    log.push(line);
-                }
-            }
-            if let Some(tx) = ready {
-                let _ = tx.send(Err(log.join("\n")));
-            }
-        });
-        match ready_rx.recv_timeout(START_TIMEOUT) {
-            Ok(Ok(())) => self.child = Some(child),
-            Ok(Err(log)) => panic!("nats-server did not start on port {}:\n{log}", self.port),
-            Err(_) => {
-                let _ = child.kill();
-                panic!("nats-server did not start on port {} within {START_TIMEOUT:?}", self.port)
-            }
-        }
+        self.child = Some(start_until_ready(
+            &format!("nats-server on port {}", self.port),
+            &installed("nats-server", "nats-server"),
+            &conf,
+            "Server is ready",
+            START_TIMEOUT,
+        ));
     }
 }
 
