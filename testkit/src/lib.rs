@@ -20,6 +20,7 @@ mod process;
 
 pub use mosquitto::Mosquitto;
 pub use nats_server::NatsServer;
+pub use process::start_until_ready;
 /// rcgen's certificate types, for [`pki::Ca::leaf`]'s arguments.
 pub use rcgen::{ExtendedKeyUsagePurpose, SanType};
 

@@ -16,7 +16,7 @@ use std::{
 /// # Panics
 /// When the process exits first (its log so far is shown) or says nothing
 /// of the kind within `timeout`.
-pub(crate) fn start_until_ready(
+pub fn start_until_ready(
     name: &str,
     program: &Path,
     conf: &Path,

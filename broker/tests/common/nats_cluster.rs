@@ -4,14 +4,7 @@
 #![allow(dead_code, unreachable_pub)]
 #![allow(clippy::unwrap_used)]
 
-use std::{
-    net::{SocketAddr, TcpListener},
-    path::Path,
-    process::Stdio,
-    time::Duration,
-};
-
-use tokio::process::{Child, Command};
+use std::{net::TcpListener, path::Path, process::Child, time::Duration};
 
 /// A port nobody listens on right now.
 fn free_port() -> u16 {
@@ -33,7 +26,9 @@ impl NatsServer {
     /// Kills the process (SIGKILL: no goodbye to the cluster).
     pub async fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
-            child.kill().await.unwrap();
+            child.kill().unwrap();
+            // Reaping a killed process does not block for long.
+            child.wait().unwrap();
         }
     }
 }
@@ -41,7 +36,8 @@ impl NatsServer {
 impl Drop for NatsServer {
     fn drop(&mut self) {
         if let Some(child) = &mut self.child {
-            let _ = child.start_kill();
+            let _ = child.kill();
+            let _ = child.wait();
         }
     }
 }
@@ -100,9 +96,6 @@ impl NatsCluster {
             std::fs::write(&path, conf).unwrap();
             servers.push(spawn(&path, client_ports[i]));
         }
-        for s in &servers {
-            wait_listening(SocketAddr::from(([127, 0, 0, 1], s.port))).await;
-        }
         NatsCluster { servers, _dir: dir, _turn: turn }
     }
 
@@ -112,24 +105,16 @@ impl NatsCluster {
     }
 }
 
+/// Starts one server and returns once it says it is ready for clients
+/// (its own log line, no polling). JetStream may still be electing.
 fn spawn(conf: &Path, port: u16) -> NatsServer {
-    let child = Command::new("nats-server")
-        .arg("-c")
-        .arg(conf)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("nats-server is installed (apt-get install nats-server)");
+    let program = usp_testkit::installed("nats-server", "nats-server");
+    let child = usp_testkit::start_until_ready(
+        &format!("nats-server on port {port}"),
+        &program,
+        conf,
+        "Server is ready",
+        Duration::from_secs(15),
+    );
     NatsServer { child: Some(child), port }
-}
-
-/// Waits until something accepts on `addr` (the process has no other
-/// signal of readiness that we could await).
-async fn wait_listening(addr: SocketAddr) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while tokio::net::TcpStream::connect(addr).await.is_err() {
-        assert!(tokio::time::Instant::now() < deadline, "nats-server did not start on {addr}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
 }
