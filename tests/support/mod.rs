@@ -95,18 +95,22 @@ pub(crate) fn terminate(child: &Child) {
     rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
 }
 
-/// Waits for a child to exit, at most `within`.
+/// Waits for a child to exit, at most `within`: `None` when it had not by
+/// then (it is killed, so the test does not leave it behind).
 pub(crate) fn wait_exit(child: &mut Child, within: Duration) -> Option<std::process::ExitStatus> {
-    let deadline = Instant::now() + within;
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return Some(status);
+    let pid = rustix::process::Pid::from_child(child);
+    let (exited, exited_rx) = mpsc::channel::<()>();
+    let watchdog = std::thread::spawn(move || {
+        let late = exited_rx.recv_timeout(within).is_err();
+        if late {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
         }
-        if Instant::now() > deadline {
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+        late
+    });
+    let status = child.wait().unwrap();
+    let _ = exited.send(());
+    let late = watchdog.join().unwrap();
+    (!late).then_some(status)
 }
 
 impl Sim {
