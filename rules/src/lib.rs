@@ -52,7 +52,7 @@
 //! // primes its cache with a Get.
 //! for out in engine.handle(Input::AgentOnline { agent: "proto::room-101".into() }, now) {
 //!     match out {
-//!         Output::Subscribe(s) => { /* Add s.subscriptions[i].create_object() on s.agent */ }
+//!         Output::Subscribe(s) => { /* put s.subscriptions[i].to_endpoint() in place on s.agent */ }
 //!         Output::Request(r) => { /* send r.body to r.agent; remember r.id */ }
 //!         _ => {}
 //!     }

@@ -65,7 +65,8 @@ fn an_agent_coming_online_gets_its_subscriptions_and_a_priming_get() {
     );
     assert!(subs.iter().all(|s| s.id.starts_with("uspmesh-rules-")));
     // The Add a runtime sends for one of them.
-    let add = subs[0].create_object();
+    let add = subs[0].to_endpoint().unwrap().add();
+    let add = &add.create_objs[0];
     assert_eq!(add.obj_path, "Device.LocalAgent.Subscription.");
     let p: Vec<_> = add.param_settings.iter().map(|p| (p.param.as_str(), p.required)).collect();
     assert_eq!(

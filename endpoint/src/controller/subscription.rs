@@ -58,7 +58,7 @@ pub const MAX_ID_LEN: usize = 64;
 pub const MAX_REFERENCE_LEN: usize = 256;
 
 /// `Subscription.{i}.NotifType`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum NotifType {
     /// Parameter value changes.
     ValueChange,

@@ -192,13 +192,24 @@ pub(crate) struct AgentView {
 
 /// A subscription ID derived from its reference: stable across restarts
 /// and versions (FNV-1a, not the standard library's randomised hash).
+/// The short form of a kind in subscription IDs.
+fn abbrev(kind: NotifType) -> &'static str {
+    match kind {
+        NotifType::ValueChange => "vc",
+        NotifType::ObjectCreation => "oc",
+        NotifType::ObjectDeletion => "od",
+        NotifType::OperationComplete => "op",
+        NotifType::Event => "ev",
+    }
+}
+
 pub(crate) fn subscription_id(prefix: &str, kind: NotifType, reference: &str) -> String {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in kind.as_str().bytes().chain([0]).chain(reference.bytes()) {
         h ^= u64::from(b);
         h = h.wrapping_mul(0x0100_0000_01b3);
     }
-    format!("{prefix}-{}-{h:016x}", kind.abbrev())
+    format!("{prefix}-{}-{h:016x}", abbrev(kind))
 }
 
 impl AgentView {

@@ -5,7 +5,8 @@
 
 use std::{collections::BTreeMap, fmt, sync::Arc, time::SystemTime};
 
-use usp_proto::usp::{Error, GetResp, Notify, add, request::ReqType, response::RespType};
+use usp_endpoint::controller::SubscriptionError;
+use usp_proto::usp::{Error, GetResp, Notify, request::ReqType, response::RespType};
 
 /// Handle of a request the engine asked the runtime to send; the runtime
 /// answers with [`Input::Response`] carrying the same handle (it keeps its
@@ -171,43 +172,9 @@ pub struct AgentSubscriptions {
     pub subscriptions: Vec<SubscriptionSpec>,
 }
 
-/// The kinds of `Device.LocalAgent.Subscription.{i}.NotifType`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum NotifType {
-    /// `ValueChange`
-    ValueChange,
-    /// `ObjectCreation`
-    ObjectCreation,
-    /// `ObjectDeletion`
-    ObjectDeletion,
-    /// `OperationComplete`
-    OperationComplete,
-    /// `Event`
-    Event,
-}
-
-impl NotifType {
-    /// The data-model value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            NotifType::ValueChange => "ValueChange",
-            NotifType::ObjectCreation => "ObjectCreation",
-            NotifType::ObjectDeletion => "ObjectDeletion",
-            NotifType::OperationComplete => "OperationComplete",
-            NotifType::Event => "Event",
-        }
-    }
-
-    pub(crate) fn abbrev(self) -> &'static str {
-        match self {
-            NotifType::ValueChange => "vc",
-            NotifType::ObjectCreation => "oc",
-            NotifType::ObjectDeletion => "od",
-            NotifType::OperationComplete => "op",
-            NotifType::Event => "ev",
-        }
-    }
-}
+/// The kinds of `Device.LocalAgent.Subscription.{i}.NotifType` (the
+/// endpoint core's type).
+pub use usp_endpoint::controller::NotifType;
 
 /// One subscription the engine needs.
 ///
@@ -231,16 +198,16 @@ pub struct SubscriptionSpec {
 }
 
 impl SubscriptionSpec {
-    /// The Add object creating this subscription on the Agent
-    /// (`Device.LocalAgent.Subscription.`), enabled and persistent.
-    pub fn create_object(&self) -> add::CreateObject {
-        add::CreateObject::new("Device.LocalAgent.Subscription.")
-            .required("Enable", "true")
-            .required("ID", self.id.clone())
-            .required("NotifType", self.notif_type.as_str())
-            .required("ReferenceList", self.reference.clone())
-            .param("NotifRetry", if self.notif_retry { "true" } else { "false" })
-            .param("Persistent", "true")
+    /// The endpoint core's form of this subscription (what the runtime puts
+    /// in place on the Agent; its [`add`](usp_endpoint::controller::SubscriptionSpec::add)
+    /// is the Add): enabled, persistent, NotifRetry as asked.
+    pub fn to_endpoint(&self) -> Result<usp_endpoint::controller::SubscriptionSpec, SubscriptionError> {
+        usp_endpoint::controller::SubscriptionSpec::new(
+            self.id.as_str(),
+            self.notif_type,
+            [self.reference.as_str()],
+        )
+        .map(|spec| spec.with_notif_retry(self.notif_retry).with_persistent(true))
     }
 }
 

@@ -32,10 +32,7 @@
 use std::collections::HashMap;
 
 use usp_endpoint::{
-    controller::{
-        ControllerClient, Existing, NotifType as EpNotifType, SubscriptionSpec, UspError,
-        subscription::SUBSCRIPTION_TABLE,
-    },
+    controller::{ControllerClient, Existing, SubscriptionSpec, UspError, subscription::SUBSCRIPTION_TABLE},
     mtp::RecordSender,
 };
 use usp_proto::usp::{
@@ -47,7 +44,7 @@ use usp_proto::usp::{
     set_resp::updated_object_result::operation_status::OperStatus as SetStatus,
 };
 
-use crate::engine::{NotifType, SubscriptionSpec as RuleSpec};
+use crate::engine::SubscriptionSpec as RuleSpec;
 
 /// Where the Controller rows are, and their `EndpointID`s.
 const CONTROLLER_IDS: &str = "Device.LocalAgent.Controller.*.EndpointID";
@@ -80,24 +77,6 @@ pub(crate) struct Plan {
     pub(crate) kept: usize,
     /// Subscriptions that cannot be built: ID and reason.
     pub(crate) refused: Vec<(String, String)>,
-}
-
-fn notif_type(t: NotifType) -> EpNotifType {
-    match t {
-        NotifType::ValueChange => EpNotifType::ValueChange,
-        NotifType::ObjectCreation => EpNotifType::ObjectCreation,
-        NotifType::ObjectDeletion => EpNotifType::ObjectDeletion,
-        NotifType::OperationComplete => EpNotifType::OperationComplete,
-        NotifType::Event => EpNotifType::Event,
-    }
-}
-
-/// The endpoint's form of an engine subscription: persistent, NotifRetry
-/// as asked.
-pub(crate) fn endpoint_spec(s: &RuleSpec) -> Result<SubscriptionSpec, String> {
-    SubscriptionSpec::new(s.id.as_str(), notif_type(s.notif_type), [s.reference.as_str()])
-        .map(|spec| spec.with_notif_retry(s.notif_retry).with_persistent(true))
-        .map_err(|e| e.to_string())
 }
 
 /// The Get that reads the rows and our Controller row.
@@ -136,7 +115,7 @@ pub(crate) fn plan(specs: &[RuleSpec], resp: &GetResp, own_id: &str, prefix: &st
     }
     let mut plan = Plan::default();
     for s in specs {
-        let spec = match endpoint_spec(s) {
+        let spec = match s.to_endpoint().map_err(|e| e.to_string()) {
             Ok(spec) => spec,
             Err(reason) => {
                 plan.refused.push((s.id.clone(), reason));
@@ -269,6 +248,7 @@ mod tests {
     use std::collections::HashMap;
 
     use super::*;
+    use crate::engine::NotifType;
 
     const ME: &str = "self::rules";
 
