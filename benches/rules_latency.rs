@@ -373,6 +373,27 @@ async fn rules_path(rate: u64, secs: f64) -> (f64, f64, usize) {
     let total = (rate as f64 * secs) as usize;
     let received: Received = Arc::new(Mutex::new((vec![None; total], 0)));
     let light_task = tokio::spawn(target(light_link, light, received.clone()));
+    // Debug: where a backlog sits, every 250 ms (sent is the pacing's count).
+    let sampler = debug().then(|| {
+        let (api, received) = (runtime.handle(), received.clone());
+        tokio::spawn(async move {
+            let start = Instant::now();
+            loop {
+                tokio::time::sleep(Duration::from_millis(250)).await;
+                let Ok(status) = api.status().await else { break };
+                let got = received.lock().await.1;
+                eprintln!(
+                    "{:>5} ms: due {:>7} engine notified {:>7} requests {:>7} in flight {:>6} target got {:>7}",
+                    start.elapsed().as_millis(),
+                    (start.elapsed().as_secs_f64() * rate as f64) as u64,
+                    status.counters.notifications,
+                    status.counters.requests,
+                    status.requests_in_flight,
+                    got,
+                );
+            }
+        })
+    });
     let sender = sensor_link.sender.clone();
     let sent = paced(rate, secs, |seq| {
         let sender = sender.clone();
@@ -383,6 +404,9 @@ async fn rules_path(rate: u64, secs: f64) -> (f64, f64, usize) {
     })
     .await;
     settle(&received, total).await;
+    if let Some(sampler) = sampler {
+        sampler.abort();
+    }
     let result = summarize(&sent, &received.lock().await.0);
     if debug() {
         let status = runtime.handle().status().await.unwrap();

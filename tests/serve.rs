@@ -180,6 +180,7 @@ fn controller_commands_reach_sim_agents_through_serve() {
         assert_eq!(e["mtp"], "mqtt5");
         assert!(e["records_in"].as_u64().unwrap() > 0 && e["records_out"].as_u64().unwrap() > 0, "{e}");
         assert!(e["connected_since"].as_str().unwrap().ends_with('Z'), "{e}");
+        assert_eq!(e["reachable"], true, "subscribed to its reply topic: {e}");
     }
     let rules = list.iter().find(|e| e["endpoint_id"] == "self::site1-rules").expect("the rules engine");
     assert_eq!(rules["mtp"], "in_process");
@@ -192,7 +193,8 @@ fn controller_commands_reach_sim_agents_through_serve() {
                 .unwrap(),
         )
         .stdout(predicate::str::is_match(r"(?m)^proto::room-101 +mqtt 5 +\d{4}-\d\d-\d\dT").unwrap())
-        .stdout(predicate::str::contains("proto::room-102"));
+        .stdout(predicate::str::contains("proto::room-102"))
+        .stdout(predicate::str::contains("warning").not());
 }
 
 #[test]

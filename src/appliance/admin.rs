@@ -125,6 +125,7 @@ fn endpoint_json(e: &EndpointInfo, now: SystemTime) -> Value {
         "bytes_out": e.bytes_out,
         "admin": e.admin,
         "reply_topic": e.reply_topic,
+        "reachable": e.reachable,
     })
 }
 

@@ -3,7 +3,10 @@
 //!
 //! Readable form: one line per connection —
 //! `ENDPOINT  MTP  SINCE  RECORDS IN/OUT  BYTES IN/OUT  PEER`, then a
-//! count; `--json` prints the API's answer as it is.
+//! count, then a warning for each endpoint that is connected but not
+//! reachable (it has not subscribed to its reply topic, so nothing can be
+//! sent to it: the usual mistake of a new Agent); `--json` prints the
+//! API's answer as it is.
 
 use clap::Args;
 use hyper::Method;
@@ -74,6 +77,15 @@ fn table(list: &[Value]) -> String {
         out.push('\n');
     }
     out.push_str(&format!("{} connected\n", rows.len()));
+    for e in list.iter().filter(|e| e.get("reachable").and_then(Value::as_bool) == Some(false)) {
+        let s = |k: &str| e.get(k).and_then(Value::as_str).unwrap_or("-");
+        out.push_str(&format!(
+            "warning: {} is not reachable: it has not subscribed to its reply topic {}, so Records for it \
+             are not delivered (have the Agent subscribe to it)\n",
+            s("endpoint_id"),
+            s("reply_topic"),
+        ));
+    }
     out
 }
 
@@ -102,19 +114,35 @@ mod tests {
 
     #[test]
     fn a_table() {
-        let list = vec![serde_json::json!({
-            "endpoint_id": "proto::room-101", "mtp": "mqtt5", "tls": false,
-            "connected_since": "2026-11-25T21:00:00.000Z", "connected_for_s": 65.0,
-            "records_in": 3, "records_out": 4, "bytes_in": 300, "bytes_out": 400, "peer": "127.0.0.1:5000"
-        })];
+        let list = vec![
+            serde_json::json!({
+                "endpoint_id": "proto::room-101", "mtp": "mqtt5", "tls": false,
+                "connected_since": "2026-11-25T21:00:00.000Z", "connected_for_s": 65.0,
+                "records_in": 3, "records_out": 4, "bytes_in": 300, "bytes_out": 400, "peer": "127.0.0.1:5000",
+                "reachable": true, "reply_topic": "usp/agent/proto::room-101"
+            }),
+            serde_json::json!({
+                "endpoint_id": "proto::new", "mtp": "mqtt311", "tls": true,
+                "connected_since": "2026-11-25T21:01:00.000Z", "connected_for_s": 5.0,
+                "records_in": 1, "records_out": 0, "bytes_in": 90, "bytes_out": 0, "peer": "127.0.0.1:5001",
+                "reachable": false, "reply_topic": "usp/agent/proto::new"
+            }),
+        ];
         let text = table(&list);
         let lines: Vec<&str> = text.lines().collect();
-        assert!(lines[0].starts_with("ENDPOINT         MTP     SINCE"), "{text}");
+        assert!(lines[0].starts_with("ENDPOINT         MTP          SINCE"), "{text}");
         assert!(
-            lines[1].starts_with("proto::room-101  mqtt 5  2026-11-25T21:00:00.000Z (1m05s ago)  3/4"),
+            lines[1].starts_with("proto::room-101  mqtt 5       2026-11-25T21:00:00.000Z (1m05s ago)  3/4"),
             "{text}"
         );
         assert!(lines[1].ends_with("127.0.0.1:5000"), "{text}");
-        assert_eq!(lines[2], "1 connected");
+        assert!(lines[2].starts_with("proto::new       mqtts 3.1.1  "), "{text}");
+        assert_eq!(lines[3], "2 connected");
+        assert_eq!(
+            lines[4],
+            "warning: proto::new is not reachable: it has not subscribed to its reply topic \
+             usp/agent/proto::new, so Records for it are not delivered (have the Agent subscribe to it)"
+        );
+        assert_eq!(lines.len(), 5, "no warning for a reachable endpoint: {text}");
     }
 }

@@ -19,13 +19,22 @@ const START_TIMEOUT: Duration = Duration::from_secs(15);
 pub struct NatsServer {
     port: u16,
     dir: TempDir,
+    /// Configuration added to the server's file (e.g. a `tls { }` block).
+    extra: String,
     child: Option<Child>,
 }
 
 impl NatsServer {
     /// A JetStream-enabled, anonymous nats-server on a free port.
     pub fn start() -> NatsServer {
-        let mut s = NatsServer { port: free_port(), dir: temp_dir("nats"), child: None };
+        NatsServer::start_with("")
+    }
+
+    /// [`NatsServer::start`] with `extra` added to the server's
+    /// configuration file (nats-server syntax, e.g. a `tls { ... }` block).
+    pub fn start_with(extra: &str) -> NatsServer {
+        let mut s =
+            NatsServer { port: free_port(), dir: temp_dir("nats"), extra: extra.to_owned(), child: None };
         s.run();
         s
     }
@@ -45,9 +54,10 @@ impl NatsServer {
         std::fs::write(
             &conf,
             format!(
-                "listen: 127.0.0.1:{}\njetstream {{ store_dir: {:?} }}\n",
+                "listen: 127.0.0.1:{}\njetstream {{ store_dir: {:?} }}\n{}\n",
                 self.port,
-                self.dir.path().join("js").display().to_string()
+                self.dir.path().join("js").display().to_string(),
+                self.extra
             ),
         )
         .unwrap();
