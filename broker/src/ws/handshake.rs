@@ -180,6 +180,16 @@ mod tests {
     }
 
     #[test]
+    fn the_fuzz_entry_checks_a_request_given_as_text() {
+        use crate::ws::fuzz_upgrade_request;
+        let ok = b"/usp?eid=proto%3A%3Aa\nSec-WebSocket-Protocol: v1.usp\nAuthorization: Basic dTpw";
+        assert_eq!(fuzz_upgrade_request(ok), Some(Ok(Some("proto::a".to_owned()))));
+        let no_protocol = b"/usp?eid=proto%3A%3Aa";
+        assert_eq!(fuzz_upgrade_request(no_protocol), Some(Err(HandshakeRefusal::NoSubprotocol)));
+        assert_eq!(fuzz_upgrade_request(b"/usp\nno colon here"), None);
+    }
+
+    #[test]
     fn refusals() {
         assert_eq!(
             check_request(&request("/other?eid=a", Some("v1.usp"), &[]), "/usp"),

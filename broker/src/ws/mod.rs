@@ -22,6 +22,23 @@ pub(crate) mod handshake;
 
 pub use handshake::{EXTENSION, HandshakeRefusal, SUBPROTOCOL};
 
+/// Checks an upgrade request given as text — the request target on the
+/// first line, then one `Name: value` header per line — as the listener at
+/// `/usp` does. For the fuzz target `fuzz/fuzz_targets/ws_upgrade.rs` and
+/// its tests; not part of the API. `None`: not a request `http` can hold.
+#[doc(hidden)]
+pub fn fuzz_upgrade_request(data: &[u8]) -> Option<Result<Option<String>, HandshakeRefusal>> {
+    let text = std::str::from_utf8(data).ok()?;
+    let mut lines = text.split('\n');
+    let mut request = tokio_tungstenite::tungstenite::http::Request::get(lines.next()?);
+    for line in lines {
+        let (name, value) = line.split_once(':')?;
+        request = request.header(name.trim(), value.trim());
+    }
+    let request = request.body(()).ok()?;
+    Some(handshake::check_request(&request, "/usp").map(|upgrade| upgrade.eid))
+}
+
 use std::{net::SocketAddr, pin::pin, sync::Arc, time::Duration};
 
 use bytes::Bytes;
