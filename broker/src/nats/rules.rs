@@ -16,13 +16,12 @@
 //!   minute claims `"<rule>@<fire time>"` and only the winner acts — or
 //!   submits the job to the queue group, so a lightly loaded node runs it.
 //!
-//! Wiring in the appliance (`src/`, which alone knows both crates; this crate
-//! does not depend on `usp-rules`): the rules runtime gets the node's
-//! [`RuleWork`]; for a scheduled rule, each node's timer fires and calls
-//! `claim(&format!("{rule_id}@{fire_unix_s}"))`, acting (sending its
-//! Operate/Set through its own link) only on `Ok(true)`; for work any node
-//! may do, a task per node loops over `jobs()` and runs each job's
-//! `name`/`payload` (an opaque encoding the rules crate chooses).
+//! Wiring in the appliance (`src/appliance/schedule_gate.rs`; this crate
+//! does not depend on `usp-rules`): each node's rules engine asks its
+//! schedule gate before a schedule-triggered rule runs, and the gate claims
+//! `<rule>@<scheduled time>`; only the winner acts, through its own link.
+//! The queue group is not used by the appliance yet: it is the primitive for
+//! work any node may run (tested on three nodes in `tests/nats_mesh.rs`).
 
 use async_nats::HeaderMap;
 use async_nats::jetstream::{self, kv};
