@@ -15,6 +15,12 @@
 //! one buffer — no copy), and the task forwards whatever is queued in a
 //! burst before it waits again.
 //!
+//! Why a task at all: without it (the Controller client reading the
+//! router's queue itself, the engine routing its own sends) latency at 10k
+//! notifications/s and throughput measured the same, and at 50k/s the tail
+//! was worse — the task lets routing run on the other core while the engine
+//! works (BENCHMARKS.md, rules engine, "Measured and rejected").
+//!
 //! Choices:
 //! * `send`'s `to` is not used: [`LocalLink::send`] routes each Record by its
 //!   own `to_id`, as the broker does for every endpoint (and checks its

@@ -177,6 +177,20 @@ pub(crate) enum Route<'v> {
 #[derive(Debug, Default)]
 pub(crate) struct AgentView {
     pub(crate) entries: Vec<ViewEntry>,
+    /// What depends only on which triggers apply, shared by every Agent
+    /// they apply to in the same order.
+    pub(crate) shape: Arc<ViewShape>,
+    /// Subscription ID → the entries bound to it.
+    bound: FxHashMap<Arc<str>, SmallVec<[u32; 2]>>,
+}
+
+/// The part of an [`AgentView`] that depends only on the list of triggers
+/// that apply to the Agent: the indexes by path and event name. A building
+/// has thousands of Agents and a few distinct lists (every room matches the
+/// same rules), so the indexes are built once per list and shared — built
+/// per Agent they were about 12 KiB each.
+#[derive(Debug, Default)]
+pub(crate) struct ViewShape {
     pub(crate) vc: PathTrie,
     pub(crate) created: PathTrie,
     pub(crate) deleted: PathTrie,
@@ -186,8 +200,39 @@ pub(crate) struct AgentView {
     pub(crate) offline: Vec<u32>,
     /// Rules with a trigger on this Agent.
     pub(crate) rules: FxHashSet<RuleId>,
-    /// Subscription ID → the entries bound to it.
-    bound: FxHashMap<Arc<str>, SmallVec<[u32; 2]>>,
+}
+
+/// The shapes built so far for one rule set, by trigger list (cleared with
+/// the rule set).
+pub(crate) type Shapes = FxHashMap<Box<[TriggerId]>, Arc<ViewShape>>;
+
+/// Most distinct shapes kept; beyond it the cache starts over (views keep
+/// the shapes they hold).
+const MAX_SHAPES: usize = 4096;
+
+impl ViewShape {
+    fn build(set: &RuleSet, triggers: &[TriggerId]) -> ViewShape {
+        let mut shape = ViewShape::default();
+        for (idx, &tid) in triggers.iter().enumerate() {
+            let Some(trig) = set.triggers.get(tid) else { continue };
+            let idx = u32::try_from(idx).unwrap_or(u32::MAX);
+            match &trig.kind {
+                TriggerKind::ValueChange(p) => shape.vc.insert_param(p, idx),
+                TriggerKind::Event { path, .. } => {
+                    if let Some(name) = path.leaf_name() {
+                        shape.events.entry(name.into()).or_default().push(idx);
+                    }
+                }
+                TriggerKind::Created(p) => shape.created.insert_instance(p, idx),
+                TriggerKind::Deleted(p) => shape.deleted.insert_instance(p, idx),
+                TriggerKind::Online => shape.online.push(idx),
+                TriggerKind::Offline => shape.offline.push(idx),
+                TriggerKind::Schedule(_) | TriggerKind::Signal { .. } => {}
+            }
+            shape.rules.insert(trig.rule);
+        }
+        shape
+    }
 }
 
 /// A subscription ID derived from its reference: stable across restarts
@@ -214,8 +259,10 @@ pub(crate) fn subscription_id(prefix: &str, kind: NotifType, reference: &str) ->
 
 impl AgentView {
     /// Builds the view of `agent`: a pass over every trigger of the set.
-    pub(crate) fn build(set: &RuleSet, agent: &str, sub_prefix: &str) -> AgentView {
-        let mut view = AgentView::default();
+    pub(crate) fn build(set: &RuleSet, agent: &str, sub_prefix: &str, shapes: &mut Shapes) -> AgentView {
+        let mut triggers = Vec::new();
+        let mut entries = Vec::new();
+        let mut bound: FxHashMap<Arc<str>, SmallVec<[u32; 2]>> = FxHashMap::default();
         for (tid, trig) in set.triggers.iter().enumerate() {
             if !trig.kind.is_agent_scoped() {
                 continue;
@@ -228,51 +275,47 @@ impl AgentView {
             if !trig.agents.matches(set, agent, &mut caps) {
                 continue;
             }
-            let idx = u32::try_from(view.entries.len()).unwrap_or(u32::MAX);
+            let idx = u32::try_from(entries.len()).unwrap_or(u32::MAX);
             let known =
                 |n: &str| caps.iter().find(|(k, _)| **k == *n).map(|(_, v)| std::borrow::Cow::Borrowed(&**v));
             // (type, reference, the pattern and how many of its segments the
             // reference keeps)
             let sub = match &trig.kind {
                 TriggerKind::ValueChange(p) => {
-                    view.vc.insert_param(p, idx);
                     Some((NotifType::ValueChange, p.reference(&known), p, p.segs.len()))
                 }
                 TriggerKind::Event { path, .. } => {
-                    if let Some(name) = path.leaf_name() {
-                        view.events.entry(name.into()).or_default().push(idx);
-                    }
                     Some((NotifType::Event, path.reference(&known), path, path.segs.len()))
                 }
                 TriggerKind::Created(p) => {
-                    view.created.insert_instance(p, idx);
                     // Always the table: the last segment is not in it.
                     let kept = if p.is_table() { p.segs.len() } else { p.segs.len().saturating_sub(1) };
                     Some((NotifType::ObjectCreation, creation_reference(p, &known), p, kept))
                 }
                 TriggerKind::Deleted(p) => {
-                    view.deleted.insert_instance(p, idx);
                     Some((NotifType::ObjectDeletion, deletion_reference(p, &known), p, p.segs.len()))
                 }
-                TriggerKind::Online => {
-                    view.online.push(idx);
-                    None
-                }
-                TriggerKind::Offline => {
-                    view.offline.push(idx);
-                    None
-                }
-                TriggerKind::Schedule(_) | TriggerKind::Signal { .. } => None,
+                TriggerKind::Online
+                | TriggerKind::Offline
+                | TriggerKind::Schedule(_)
+                | TriggerKind::Signal { .. } => None,
             };
             let binding = sub.map(|(kind, reference, p, kept)| {
                 let id: Arc<str> = Arc::from(subscription_id(sub_prefix, kind, &reference));
-                view.bound.entry(id).or_default().push(idx);
+                bound.entry(id).or_default().push(idx);
                 Binding { kind, agent_checks_searches: p.agent_checks_searches(kept, &known), reference }
             });
-            view.rules.insert(trig.rule);
-            view.entries.push(ViewEntry { trigger: tid, caps, binding });
+            triggers.push(tid);
+            entries.push(ViewEntry { trigger: tid, caps, binding });
         }
-        view
+        if shapes.len() >= MAX_SHAPES && !shapes.contains_key(triggers.as_slice()) {
+            shapes.clear();
+        }
+        let shape = shapes
+            .entry(triggers.into_boxed_slice())
+            .or_insert_with_key(|triggers| Arc::new(ViewShape::build(set, triggers)))
+            .clone();
+        AgentView { entries, shape, bound }
     }
 
     /// Where a notification on subscription `sub_id` leads (`prefix`: the
@@ -351,5 +394,52 @@ mod tests {
         assert_eq!(a, subscription_id("rules", NotifType::ValueChange, "Device.X"));
         assert_ne!(a, subscription_id("rules", NotifType::Event, "Device.X"));
         assert!(a.starts_with("rules-vc-") && a.len() == "rules-vc-".len() + 16);
+    }
+
+    #[test]
+    fn agents_matching_the_same_triggers_share_one_shape_and_keep_their_own_references() {
+        let text = r#"
+            [rule.per-room]
+            when = { value_change = 'Device.Node.1.IoTCapability.[Name=="r{room}-x"].BinarySensor.Value', agents = "proto::room-{room}" }
+            [[rule.per-room.then]]
+            set = 'Device.Node.2.IoTCapability.1.BinaryControl.Value'
+            value = true
+
+            [rule.second-floor]
+            when = { event = "Device.Boot!", agents = "proto::room-2*" }
+            [[rule.second-floor.then]]
+            set = 'Device.Node.2.IoTCapability.1.BinaryControl.Value'
+            value = false
+        "#;
+        let set = crate::load(&[crate::Source::new("shapes.toml", text)]).unwrap();
+        let mut shapes = Shapes::default();
+        let view = |agent: &str, shapes: &mut Shapes| AgentView::build(&set, agent, "rules", shapes);
+        let (a, b, c) = (
+            view("proto::room-101", &mut shapes),
+            view("proto::room-102", &mut shapes),
+            view("proto::room-201", &mut shapes),
+        );
+        assert!(Arc::ptr_eq(&a.shape, &b.shape), "the same triggers: one shape");
+        assert!(!Arc::ptr_eq(&a.shape, &c.shape), "another trigger list: another shape");
+        assert_eq!(shapes.len(), 2);
+
+        // Each keeps its own captures, and so its own subscription.
+        let reference = |v: &AgentView| v.entries[0].binding.as_ref().map(|b| b.reference.clone());
+        assert_eq!(
+            reference(&a).as_deref(),
+            Some(r#"Device.Node.1.IoTCapability.[Name=="r101-x"].BinarySensor.Value"#)
+        );
+        assert_eq!(
+            reference(&b).as_deref(),
+            Some(r#"Device.Node.1.IoTCapability.[Name=="r102-x"].BinarySensor.Value"#)
+        );
+        let sub_a = subscription_id("rules", NotifType::ValueChange, &reference(&a).unwrap());
+        assert_eq!(a.route(&sub_a, "rules"), Route::Bound(&[0]));
+        assert_eq!(b.route(&sub_a, "rules"), Route::Unbound, "room 102 has no subscription of room 101");
+
+        // The shared index answers for both, and the second list has the event.
+        assert_eq!(hits(&a.shape.vc, "Device.Node.1.IoTCapability.3.BinarySensor.Value"), vec![0]);
+        assert!(a.shape.events.is_empty());
+        assert_eq!(c.shape.events.get("Boot").map(|l| l.to_vec()), Some(vec![1]));
     }
 }

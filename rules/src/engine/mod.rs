@@ -162,6 +162,9 @@ pub struct Engine {
     dirty: Dirty,
     stats: Stats,
     sub_prefix: Arc<str>,
+    /// The Agents' shared trigger indexes, by trigger list (see
+    /// [`index::ViewShape`]).
+    shapes: index::Shapes,
     /// The `now` of the input being handled, unrounded (latency metrics).
     now_exact: SystemTime,
     /// The arrival time of the notification being handled, unrounded.
@@ -192,6 +195,7 @@ impl Engine {
             dirty: Dirty::default(),
             stats: Stats::default(),
             sub_prefix,
+            shapes: index::Shapes::default(),
             now_exact: now,
             received_exact: None,
         };
@@ -298,7 +302,8 @@ impl Engine {
         let set = self.set.clone();
         let prefix = self.sub_prefix.clone();
         let entry = self.agents.entry(agent.clone()).or_insert_with(|| AgentEntry::new(agent.clone()));
-        entry.view.get_or_insert_with(|| Arc::new(AgentView::build(&set, agent, &prefix))).clone()
+        let shapes = &mut self.shapes;
+        entry.view.get_or_insert_with(|| Arc::new(AgentView::build(&set, agent, &prefix, shapes))).clone()
     }
 
     /// Runs every timer and request deadline due at `now`, in order.
@@ -422,7 +427,7 @@ impl Engine {
     fn status_triggers(&mut self, agent: &Arc<str>, online: bool, now: Ms) {
         let view = self.view(agent);
         let set = self.set.clone();
-        let list = if online { &view.online } else { &view.offline };
+        let list = if online { &view.shape.online } else { &view.shape.offline };
         self.stats.candidates += list.len() as u64;
         for &i in list {
             let Some(ve) = view.entries.get(i as usize) else { continue };

@@ -215,8 +215,10 @@ impl Engine {
         };
         let chain = if source == Source::Change { entry.writes.cause(path, Some(&value), now) } else { None };
         let prefix = &self.sub_prefix;
-        let view = entry.view.get_or_insert_with(|| Arc::new(AgentView::build(&set, agent, prefix))).clone();
-        let (hits, bound) = candidates(&view, sub_id, prefix, |hits| view.vc.lookup(path, hits));
+        let shapes = &mut self.shapes;
+        let view =
+            entry.view.get_or_insert_with(|| Arc::new(AgentView::build(&set, agent, prefix, shapes))).clone();
+        let (hits, bound) = candidates(&view, sub_id, prefix, |hits| view.shape.vc.lookup(path, hits));
         self.stats.candidates += hits.len() as u64;
         for h in hits {
             let Some(ve) = view.entries.get(h as usize) else { continue };
@@ -261,7 +263,7 @@ impl Engine {
         let view = self.view(agent);
         let name = event_name.strip_suffix('!').unwrap_or(event_name);
         let (hits, bound) = candidates(&view, sub_id, &self.sub_prefix, |hits| {
-            if let Some(list) = view.events.get(name) {
+            if let Some(list) = view.shape.events.get(name) {
                 hits.extend_from_slice(list);
             }
         });
@@ -335,9 +337,9 @@ impl Engine {
         let view = self.view(agent);
         let (hits, bound) = candidates(&view, sub_id, &self.sub_prefix, |hits| {
             if keys.is_some() {
-                view.created.lookup(&prefix, hits)
+                view.shape.created.lookup(&prefix, hits)
             } else {
-                view.deleted.lookup(&prefix, hits)
+                view.shape.deleted.lookup(&prefix, hits)
             }
         });
         self.stats.candidates += hits.len() as u64;

@@ -89,6 +89,7 @@ impl Engine {
         for e in self.agents.values_mut() {
             e.view = None;
         }
+        self.shapes.clear();
         self.arm_schedules(now);
         let mut online: Vec<Arc<str>> =
             self.agents.values().filter(|e| e.status == Status::Online).map(|e| e.id.clone()).collect();

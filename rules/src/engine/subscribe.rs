@@ -97,7 +97,7 @@ impl Engine {
                     vc_with_prime(&mut refs, &mut prime, &a.path, &caps, true);
                 }
             }
-            let triggered_here = view.rules.contains(&set.id(&rule.name).unwrap_or(usize::MAX));
+            let triggered_here = view.shape.rules.contains(&set.id(&rule.name).unwrap_or(usize::MAX));
             for action in rule.then.iter().chain(rule.otherwise.iter()) {
                 let ActionKind::Operate { command, .. } = &action.kind else { continue };
                 let mut caps = Captures::new();
