@@ -9,7 +9,7 @@
 //! | `serve.rs` | [`Appliance::start`]: the assembly, in order |
 //! | `admin.rs` | the HTTP endpoints: `/metrics` and the `/v1/…` admin API |
 //! | `upstream.rs` | rule `publish` events to the bridge and NATS (their JSON shape) |
-//! | `schedule_gate.rs` | on a NATS mesh, one node acts on each schedule firing (a lease per firing) |
+//! | `schedule_gate.rs` | on a NATS mesh, each schedule firing is claimed once (a lease) and run by one node (the site's job queue group) |
 //! | `metrics.rs` | the process's Prometheus recorder |
 //! | `reload.rs` | [`Appliance::reload_rules`]: the rules directory again, all or nothing |
 //! | `shutdown.rs` | [`Appliance::shutdown`]: the graceful stop |

@@ -11,8 +11,9 @@
 //! 4. the cloud bridge (`[bridge]`) attaches its links to the broker and
 //!    starts its uplink, and the NATS node (`[nats]`) joins the cluster and
 //!    becomes the broker's remote route; rule `publish` events go to both
-//!    (`upstream.rs`), and schedule firings are claimed through NATS so one
-//!    node of the mesh acts on each (`schedule_gate.rs`);
+//!    (`upstream.rs`), and schedule firings are claimed through NATS and
+//!    run by the one node the site's job queue gives each to
+//!    (`schedule_gate.rs`);
 //! 5. the rules engine attaches to the broker as its Controller and hears
 //!    who is connected (registry events are taken before the snapshot so
 //!    nobody falls between them, see [`Presence::forward`]);
@@ -37,7 +38,7 @@ use super::{
     admin::{self, AdminState},
     config::ApplianceConfig,
     metrics,
-    schedule_gate::NatsGate,
+    schedule_gate::{self, NatsGate},
     upstream::{NatsSink, Sinks},
 };
 use crate::wiring::{local_link, presence::Presence};
@@ -255,6 +256,11 @@ impl Appliance {
                     }),
                     ..RuntimeConfig::new(engine_id.clone())
                 };
+                // Joined before the engine starts: its first firing finds the queue.
+                let jobs = match &nats {
+                    Some(node) => Some(node.rule_work().jobs().await?),
+                    None => None,
+                };
                 let link = local_link::attach(broker.link(&engine_id)?, RULES_LINK_CAPACITY);
                 let runtime = RulesRuntime::start(runtime_config, set, link)?;
                 let api = runtime.handle();
@@ -265,6 +271,10 @@ impl Appliance {
                     info.mtp != Mtp::InProcess && !controllers.contains(&info.endpoint_id)
                 });
                 tokio::spawn(presence.forward(snapshot, events, api.clone()));
+                if let Some(jobs) = jobs {
+                    // This node's share of the mesh's schedule firings.
+                    tokio::spawn(schedule_gate::run_jobs(jobs, api.clone()));
+                }
                 tracing::info!(endpoint_id = %engine_id, rules = api.status().await.map_or(0, |s| s.rules.len()), "rules engine started");
                 Some(Rules {
                     runtime,

@@ -214,7 +214,15 @@ impl NatsNode {
         };
 
         let rules = with_retry(deadline, || {
-            RuleWork::open(client.clone(), &js, &subjects, &config.site, &config.node, &config.rules)
+            RuleWork::open(
+                client.clone(),
+                &js,
+                &subjects,
+                &config.site,
+                &config.node,
+                &config.rules,
+                stats.clone(),
+            )
         })
         .await?;
 

@@ -18,18 +18,20 @@
 //!
 //! Wiring in the appliance (`src/appliance/schedule_gate.rs`; this crate
 //! does not depend on `usp-rules`): each node's rules engine asks its
-//! schedule gate before a schedule-triggered rule runs, and the gate claims
-//! `<rule>@<scheduled time>`; only the winner acts, through its own link.
-//! The queue group is not used by the appliance yet: it is the primitive for
-//! work any node may run (tested on three nodes in `tests/nats_mesh.rs`).
+//! schedule gate before a schedule-triggered rule runs; the gate calls
+//! [`RuleWork::submit_once`] with `<rule>@<scheduled time>`, so the one node
+//! that wins the lease queues the firing, and every node's job worker
+//! ([`RuleWork::jobs`]) hands the jobs NATS gives it to its engine.
+//! Counted in [`super::NatsStatsSnapshot`] (`rule_jobs_submitted`,
+//! `rule_jobs_taken`).
 
 use async_nats::HeaderMap;
 use async_nats::jetstream::{self, kv};
 use bytes::Bytes;
 use futures_util::StreamExt;
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
-use super::{NatsError, config::RulesWorkConfig, headers, subject};
+use super::{NatsError, config::RulesWorkConfig, headers, stats::NatsStats, subject};
 
 /// The queue group every node's job worker joins.
 pub const QUEUE_GROUP: &str = "usp-rules";
@@ -41,6 +43,7 @@ pub struct RuleWork {
     subject: String,
     leases: kv::Store,
     node: String,
+    stats: Arc<NatsStats>,
 }
 
 /// A rule job taken from the queue group.
@@ -58,6 +61,7 @@ pub struct RuleJob {
 #[derive(Debug)]
 pub struct RuleJobs {
     subscriber: async_nats::Subscriber,
+    stats: Arc<NatsStats>,
 }
 
 impl RuleJobs {
@@ -68,6 +72,7 @@ impl RuleJobs {
             let header =
                 |name| message.headers.as_ref().and_then(|h| h.get(name)).map(|v| v.as_str().to_owned());
             let Some(name) = header(headers::JOB) else { continue };
+            NatsStats::add(&self.stats.rule_jobs_taken, 1);
             return Some(RuleJob {
                 name,
                 payload: message.payload,
@@ -86,6 +91,7 @@ impl RuleWork {
         site: &str,
         node: &str,
         config: &RulesWorkConfig,
+        stats: Arc<NatsStats>,
     ) -> Result<RuleWork, NatsError> {
         let leases = super::open_bucket(
             js,
@@ -99,7 +105,7 @@ impl RuleWork {
             },
         )
         .await?;
-        Ok(RuleWork { client, subject: subjects.rules(), leases, node: node.to_owned() })
+        Ok(RuleWork { client, subject: subjects.rules(), leases, node: node.to_owned(), stats })
     }
 
     /// Joins the queue group: from now on this node takes its share of the
@@ -112,7 +118,7 @@ impl RuleWork {
             .map_err(|e| NatsError::Nats(e.to_string()))?;
         // The subscription is in place on the server once this returns.
         self.client.flush().await.map_err(|e| NatsError::Nats(e.to_string()))?;
-        Ok(RuleJobs { subscriber })
+        Ok(RuleJobs { subscriber, stats: self.stats.clone() })
     }
 
     /// Submits a job to exactly one member of the queue group.
@@ -123,7 +129,9 @@ impl RuleWork {
         self.client
             .publish_with_headers(self.subject.clone(), h, payload)
             .await
-            .map_err(|e| NatsError::Nats(e.to_string()))
+            .map_err(|e| NatsError::Nats(e.to_string()))?;
+        NatsStats::add(&self.stats.rule_jobs_submitted, 1);
+        Ok(())
     }
 
     /// Claims `key` for this node: `Ok(true)` for exactly one caller in the

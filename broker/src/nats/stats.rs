@@ -14,6 +14,8 @@ pub(crate) struct NatsStats {
     pub(crate) events_published: AtomicU64,
     pub(crate) events_dropped: AtomicU64,
     pub(crate) events_failed: AtomicU64,
+    pub(crate) rule_jobs_submitted: AtomicU64,
+    pub(crate) rule_jobs_taken: AtomicU64,
 }
 
 /// A copy of the counters at one moment.
@@ -40,6 +42,10 @@ pub struct NatsStatsSnapshot {
     pub events_dropped: u64,
     /// Events the stream did not acknowledge.
     pub events_failed: u64,
+    /// Rule jobs this node submitted to the site's queue group.
+    pub rule_jobs_submitted: u64,
+    /// Rule jobs the queue group gave this node.
+    pub rule_jobs_taken: u64,
 }
 
 impl NatsStats {
@@ -60,6 +66,8 @@ impl NatsStats {
             events_published: get(&self.events_published),
             events_dropped: get(&self.events_dropped),
             events_failed: get(&self.events_failed),
+            rule_jobs_submitted: get(&self.rule_jobs_submitted),
+            rule_jobs_taken: get(&self.rule_jobs_taken),
         }
     }
 }

@@ -360,9 +360,10 @@ impl<S: RecordSender> Driver<S> {
         };
         let tx = self.granted_tx.clone();
         tokio::spawn(async move {
-            let key = super::gate::firing_key(&rule, at);
-            if gate.may_act(key.clone()).await {
-                let _ = tx.send(Granted { rule, trigger, at });
+            let firing = super::gate::Firing { rule, trigger, at };
+            let key = firing.key();
+            if gate.may_act(firing.clone()).await {
+                let _ = tx.send(Granted { rule: firing.rule, trigger, at });
             } else {
                 tracing::debug!(%key, "schedule firing left to another engine");
             }
@@ -532,6 +533,10 @@ impl<S: RecordSender> Driver<S> {
             }
             Command::Explain(name, reply) => {
                 let _ = reply.send(self.engine.explain(&name, self.clock.now()));
+            }
+            Command::RunFiring(firing) => {
+                let super::gate::Firing { rule, trigger, at } = firing;
+                self.feed(Input::ScheduleGranted { rule, trigger, at }).await;
             }
             Command::RestartRule(name, reply) => {
                 let _ = reply.send(self.engine.restart_rule(&name));

@@ -74,7 +74,7 @@ use usp_endpoint::{
 
 pub use clock::{Clock, ManualClock};
 pub use event::{Counters, RuleStatus, RuntimeEvent, RuntimeStatus};
-pub use gate::{GateFuture, ScheduleGate, firing_key};
+pub use gate::{Firing, GateFuture, ScheduleGate, firing_key};
 pub use presence::AgentPresence;
 pub use sync::SyncReport;
 
@@ -158,6 +158,7 @@ pub(crate) enum Command {
     Explain(String, oneshot::Sender<Option<Explanation>>),
     RestartRule(String, oneshot::Sender<bool>),
     Status(oneshot::Sender<RuntimeStatus>),
+    RunFiring(Firing),
 }
 
 /// A running rules engine. Dropping it stops the task without writing the
@@ -322,6 +323,14 @@ impl RulesHandle {
     /// Restarts a stopped rule; false if it was not stopped (or unknown).
     pub async fn restart_rule(&self, rule: &str) -> Result<bool, RuntimeError> {
         self.call(|tx| Command::RestartRule(rule.to_owned(), tx)).await
+    }
+
+    /// Runs a schedule firing that another engine's [`ScheduleGate`] handed
+    /// on (a mesh's job queue), as if this engine's gate had allowed it. A
+    /// firing of a rule this engine does not run, or of a trigger that is
+    /// not a schedule, is ignored; the rule's own conditions still apply.
+    pub async fn run_firing(&self, firing: Firing) -> Result<(), RuntimeError> {
+        self.commands.send(Command::RunFiring(firing)).await.map_err(|_| RuntimeError::Stopped)
     }
 
     /// A snapshot of the runtime.
