@@ -182,22 +182,17 @@ fn serve_with_a_bridge_section_starts_and_connects() {
     )
     .unwrap();
     let (mut child, _out, log) = support::spawn(&["serve", "--config", file.to_str().unwrap()]);
-    if support::wait_for_line(&log, "uspmesh serving", Duration::from_secs(30)).is_none() {
-        let _ = child.kill();
-        panic!("serve did not start: {}", log.try_iter().collect::<Vec<_>>().join("\n"));
-    }
-    let mut connected = false;
-    for _ in 0..100 {
-        let body = blocking_get(admin, "/v1/bridge");
-        if body.contains("\"connected\":true") {
-            connected = true;
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    // Serving (the admin API is up) and the uplink connected, in either order.
+    let waited = support::wait_for_lines(
+        &log,
+        &["uspmesh serving", "bridge uplink connected"],
+        Duration::from_secs(30),
+    );
+    let body = blocking_get(admin, "/v1/bridge");
     support::terminate(&child);
     let status = support::wait_exit(&mut child, Duration::from_secs(30)).expect("serve stops on SIGTERM");
-    assert!(connected, "the bridge never connected: {}", log.try_iter().collect::<Vec<_>>().join("\n"));
+    assert_eq!(waited, Ok(()), "not seen in the log: {}", log.try_iter().collect::<Vec<_>>().join("\n"));
+    assert!(body.contains("\"connected\":true"), "/v1/bridge: {body}");
     assert!(status.success(), "{status:?}");
     assert!(dir.path().join("queue").is_dir(), "the queue directory was created");
 }

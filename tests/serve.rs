@@ -347,20 +347,15 @@ fn sighup_reloads_the_rules() {
     assert_eq!(serve.rules_status()["rules"].as_array().unwrap().len(), 14);
 }
 
+/// Every listener of `uspmesh demo` on a port of the system's choosing.
+const DEMO_EPHEMERAL_PORTS: [&str; 8] =
+    ["--mqtt", "127.0.0.1:0", "--ws", "127.0.0.1:0", "--metrics", "127.0.0.1:0", "--admin", "127.0.0.1:0"];
+
 #[test]
 fn demo_runs_headless_and_shows_rules_firing() {
     let out = uspmesh()
         .args(["demo", "--headless", "--for", "6s", "--rooms", "4", "--seed", "5"])
-        .args([
-            "--mqtt",
-            "127.0.0.1:0",
-            "--ws",
-            "127.0.0.1:0",
-            "--metrics",
-            "127.0.0.1:0",
-            "--admin",
-            "127.0.0.1:0",
-        ])
+        .args(DEMO_EPHEMERAL_PORTS)
         .assert()
         .success()
         .stdout(predicate::str::starts_with(
@@ -374,7 +369,7 @@ fn demo_runs_headless_and_shows_rules_firing() {
         )
         .stdout(
             predicate::str::is_match(
-                r"(?m)^ +\d+ s · events in [1-9]\d* · actions out [1-9]\d* · rules fired [1-9]",
+                r"(?m)^ +\d+ s · events in [1-9]\d* · actions out [1-9]\d* · rules fired [1-9]\d* · decided in p50 [\d.]+ (ns|µs|ms) p99 [\d.]+ (ns|µs|ms)$",
             )
             .unwrap(),
         );
@@ -390,16 +385,7 @@ fn demo_runs_the_rules_of_a_directory() {
     uspmesh()
         .args(["demo", "--headless", "--for", "4s", "--rooms", "3", "--seed", "5", "--rules"])
         .arg(dir.path())
-        .args([
-            "--mqtt",
-            "127.0.0.1:0",
-            "--ws",
-            "127.0.0.1:0",
-            "--metrics",
-            "127.0.0.1:0",
-            "--admin",
-            "127.0.0.1:0",
-        ])
+        .args(DEMO_EPHEMERAL_PORTS)
         .assert()
         .success()
         .stdout(predicate::str::contains(format!(

@@ -89,6 +89,25 @@ pub(crate) fn wait_for_line(
     }
 }
 
+/// Waits until a line containing each of `needles` has come, in any order,
+/// at most `within`; `Err` names those that did not.
+pub(crate) fn wait_for_lines<'n>(
+    lines: &mpsc::Receiver<String>,
+    needles: &[&'n str],
+    within: Duration,
+) -> Result<(), Vec<&'n str>> {
+    let deadline = Instant::now() + within;
+    let mut missing = needles.to_vec();
+    while !missing.is_empty() {
+        let Some(left) = deadline.checked_duration_since(Instant::now()) else { return Err(missing) };
+        match lines.recv_timeout(left) {
+            Ok(line) => missing.retain(|needle| !line.contains(needle)),
+            Err(_) => return Err(missing),
+        }
+    }
+    Ok(())
+}
+
 /// Sends SIGTERM.
 pub(crate) fn terminate(child: &Child) {
     let pid = rustix::process::Pid::from_child(child);

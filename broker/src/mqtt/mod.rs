@@ -51,13 +51,13 @@ pub fn fuzz_client_stream(data: &[u8], max_remaining: usize) -> usize {
     let mut codec = codec::Codec::new(version, max_remaining);
     while let Ok(Some(inbound)) = codec.read(&mut buf) {
         decoded += 1;
-        let topic = match &inbound {
-            codec::Inbound::Publish { publish, .. } => Some(publish.topic.clone()),
-            codec::Inbound::Packet(Packet::Publish(publish, _)) => Some(publish.topic.clone()),
-            codec::Inbound::Packet(_) => None,
+        let (codec::Inbound::Publish { publish, .. } | codec::Inbound::Packet(Packet::Publish(publish, _))) =
+            &inbound
+        else {
+            continue;
         };
-        if let Some(Ok(topic)) = topic.map(|t| std::str::from_utf8(&t).map(str::to_owned)) {
-            let (base, reply_to) = crate::topics::split_reply_to(&topic);
+        if let Ok(topic) = std::str::from_utf8(&publish.topic) {
+            let (base, reply_to) = crate::topics::split_reply_to(topic);
             let _ = crate::acl::check_publish_topic(base);
             if let Some(reply_to) = reply_to {
                 let _ = crate::acl::check_publish_topic(&reply_to);
